@@ -1,0 +1,958 @@
+#include "storage/rocksdb_session_log.h"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+#include "schemas/event_codec.h"
+#include "schemas/ids.h"
+#include "storage/records.h"
+#include "storage/key_encoding.h"
+
+namespace wake {
+namespace {
+
+using storage_internal::BlobKey;
+using storage_internal::DecodeLeaseRecord;
+using storage_internal::DecodeSessionRecord;
+using storage_internal::EncodeLeaseRecord;
+using storage_internal::EncodeSessionRecord;
+
+constexpr char kEventsCf[] = "events";
+constexpr char kSessionsCf[] = "sessions";
+constexpr char kLeasesCf[] = "leases";
+constexpr char kBlobsCf[] = "blobs";
+
+// RocksDB's status -> the code a caller can act on (DESIGN.md "Conventions").
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string message = absl::StrCat(ToAbsl(what), ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return absl::UnavailableError(message);
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return absl::UnavailableError(absl::StrCat(message, " (is another process using this data dir?)"));
+  }
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  return absl::InternalError(message);
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+// The status a session's status_* events put it in; nullopt for other events.
+std::optional<std::string_view> StatusAfter(EventType type) {
+  switch (type) {
+    case EventType::kSessionStatusRunning: return "running";
+    case EventType::kSessionStatusIdle: return "idle";
+    case EventType::kSessionStatusRescheduled: return "rescheduling";
+    case EventType::kSessionStatusTerminated: return "terminated";
+    default: return std::nullopt;
+  }
+}
+
+// What the committer knows of one session: its record and its lease.
+struct SessionState {
+  SessionInfo info;
+  std::optional<Lease> lease;
+  bool deleted = false;
+};
+
+class RocksDbSessionLog;
+
+// An append's events, encoded on the caller's thread so the committer only builds keys.
+struct EncodedAppend {
+  std::vector<std::string> values;
+  std::vector<std::pair<std::string, std::string>> blobs;  // key -> payload, new ones only
+  std::optional<std::string> new_status;                    // from the last status_* event
+  size_t count = 0;
+};
+
+// The view of session states while one group is validated: requests of a group see the effects of
+// earlier requests of the same group, and none of it reaches the committed cache unless the
+// group's WriteBatch is durable.
+class GroupContext {
+ public:
+  explicit GroupContext(RocksDbSessionLog* log) : log_(log) {}
+
+  // The state of `session`, or NotFound. The pointer stays valid for the group.
+  absl::StatusOr<SessionState*> Find(const IdBytes& session, std::string_view session_id);
+  // A fresh state for a session that does not exist yet (AlreadyExists otherwise).
+  absl::StatusOr<SessionState*> Insert(const IdBytes& session, std::string_view session_id);
+
+  void MarkInfoChanged(const IdBytes& session) { info_changed_.insert(session); }
+  void MarkAppended(const IdBytes& session) { appended_.insert(session); }
+
+  rocksdb::WriteBatch& batch() { return batch_; }
+  absl::flat_hash_map<IdBytes, SessionState>& overlay() { return overlay_; }
+  const absl::flat_hash_set<IdBytes>& info_changed() const { return info_changed_; }
+  const absl::flat_hash_set<IdBytes>& appended() const { return appended_; }
+
+ private:
+  RocksDbSessionLog* log_;
+  rocksdb::WriteBatch batch_;
+  absl::flat_hash_map<IdBytes, SessionState> overlay_;
+  absl::flat_hash_set<IdBytes> info_changed_;
+  absl::flat_hash_set<IdBytes> appended_;
+};
+
+// One queued write. Apply() validates it against the group's view and adds its writes to the
+// batch; Complete() reports the outcome once the batch is durable (or failed).
+class WriteRequest {
+ public:
+  virtual ~WriteRequest() = default;
+  virtual absl::Status Apply(GroupContext& ctx, absl::Time now) = 0;
+  // `status` is Apply's status, or the write's error when the batch failed.
+  virtual void Complete(const absl::Status& status) = 0;
+
+  IdBytes session{};
+  std::string session_id;
+};
+
+class SubscriptionImpl;
+
+class RocksDbSessionLog final : public SessionLog {
+ public:
+  RocksDbSessionLog(RocksDbSessionLogOptions options, std::unique_ptr<rocksdb::DB> db,
+                    std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : options_(std::move(options)), db_(std::move(db)), handles_(std::move(handles)) {
+    write_options_.sync = options_.durability == Durability::kSync;
+    committer_ = std::thread([this] { CommitterLoop(); });
+  }
+
+  ~RocksDbSessionLog() override {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      stopping_ = true;
+    }
+    committer_.join();
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close().PermitUncheckedError();
+  }
+
+  rocksdb::ColumnFamilyHandle* events_cf() const { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* sessions_cf() const { return handles_[2]; }
+  rocksdb::ColumnFamilyHandle* leases_cf() const { return handles_[3]; }
+  rocksdb::ColumnFamilyHandle* blobs_cf() const { return handles_[4]; }
+
+  // --- sessions ---------------------------------------------------------------------------------
+
+  absl::StatusOr<SessionInfo> CreateSession(SessionInfo info) override;
+  absl::StatusOr<SessionInfo> GetSession(std::string_view session_id) override;
+  absl::StatusOr<SessionInfo> UpdateSession(const SessionInfo& info) override;
+  absl::StatusOr<SessionPage> ListSessions(const ListSessionsOptions& options) override;
+  absl::Status DeleteSession(std::string_view session_id) override;
+
+  // --- events -----------------------------------------------------------------------------------
+
+  absl::StatusOr<AppendResult> Append(std::string_view session_id, std::vector<Event> events,
+                                      uint64_t expected_next_seq, uint64_t lease_epoch) override;
+  void AppendAsync(std::string_view session_id, std::vector<Event> events, uint64_t expected_next_seq,
+                   uint64_t lease_epoch, AppendCallback done) override;
+  absl::StatusOr<std::vector<Event>> Read(std::string_view session_id,
+                                          const ReadOptions& options) override;
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(std::string_view session_id,
+                                                          uint64_t from_seq) override;
+
+  // --- leases -----------------------------------------------------------------------------------
+
+  absl::StatusOr<Lease> AcquireLease(std::string_view session_id, std::string_view owner,
+                                     absl::Duration ttl) override;
+  absl::StatusOr<Lease> RenewLease(std::string_view session_id, uint64_t epoch,
+                                   absl::Duration ttl) override;
+  absl::Status ReleaseLease(std::string_view session_id, uint64_t epoch) override;
+  absl::StatusOr<Lease> GetLease(std::string_view session_id) override;
+
+  absl::Status health() const override {
+    absl::MutexLock lock(&sticky_mu_);
+    return sticky_error_;
+  }
+
+  // The committed state of a session as the committer sees it (committer thread only).
+  absl::StatusOr<SessionState*> CommittedState(const IdBytes& session, std::string_view session_id);
+
+  void Unregister(const IdBytes& session, SubscriptionImpl* sub);
+
+ private:
+  // Queues `request` for the committer.
+  void Enqueue(std::unique_ptr<WriteRequest> request);
+  void CommitterLoop();
+  void CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& group);
+  void NotifySubscribers(const IdBytes& session);
+
+  // Runs a request that completes through a callback and waits for its result.
+  template <typename T, typename MakeRequest>
+  absl::StatusOr<T> RunAndWait(MakeRequest make);
+
+  // Encodes events for an append on the caller's thread, so the committer only builds keys.
+  absl::StatusOr<EncodedAppend> EncodeAppend(std::vector<Event>& events);
+
+  absl::StatusOr<std::string> GetBlob(std::string_view ref);
+
+  const RocksDbSessionLogOptions options_;
+  const std::unique_ptr<rocksdb::DB> db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_options_;
+
+  absl::Mutex queue_mu_;
+  std::vector<std::unique_ptr<WriteRequest>> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread committer_;
+
+  mutable absl::Mutex sticky_mu_;
+  absl::Status sticky_error_ ABSL_GUARDED_BY(sticky_mu_);
+
+  // Committed session states; touched only by the committer thread.
+  absl::flat_hash_map<IdBytes, SessionState> cache_;
+
+  absl::Mutex subs_mu_;
+  absl::flat_hash_map<IdBytes, std::vector<SubscriptionImpl*>> subscribers_ ABSL_GUARDED_BY(subs_mu_);
+};
+
+// --- GroupContext ---------------------------------------------------------------------------------
+
+absl::StatusOr<SessionState*> GroupContext::Find(const IdBytes& session, std::string_view session_id) {
+  auto it = overlay_.find(session);
+  if (it == overlay_.end()) {
+    ASSIGN_OR_RETURN(SessionState * committed, log_->CommittedState(session, session_id));
+    if (committed == nullptr) {
+      return absl::NotFoundError(absl::StrCat("session ", ToAbsl(session_id), " does not exist"));
+    }
+    it = overlay_.emplace(session, *committed).first;
+  }
+  if (it->second.deleted) {
+    return absl::NotFoundError(absl::StrCat("session ", ToAbsl(session_id), " does not exist"));
+  }
+  return &it->second;
+}
+
+absl::StatusOr<SessionState*> GroupContext::Insert(const IdBytes& session, std::string_view session_id) {
+  auto found = Find(session, session_id);
+  if (found.ok()) {
+    return absl::AlreadyExistsError(absl::StrCat("session ", ToAbsl(session_id), " already exists"));
+  }
+  if (!absl::IsNotFound(found.status())) return found.status();
+  SessionState& state = overlay_[session];
+  state = SessionState{};
+  return &state;
+}
+
+// --- Requests -------------------------------------------------------------------------------------
+
+class AppendRequest final : public WriteRequest {
+ public:
+  absl::Status Apply(GroupContext& ctx, absl::Time now) override {
+    ASSIGN_OR_RETURN(SessionState * state, ctx.Find(session, session_id));
+    if (state->info.status == "terminated") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("session ", ToAbsl(session_id), " is terminated; it accepts no more events"));
+    }
+    if (lease_epoch != kNoLease) {
+      const uint64_t current = state->lease ? state->lease->epoch : 0;
+      if (lease_epoch != current) {
+        return absl::AbortedError(absl::StrCat("stale lease on ", ToAbsl(session_id), ": append carries epoch ",
+                                               lease_epoch, " but the current epoch is ", current));
+      }
+    }
+    const uint64_t head = state->info.next_seq;
+    if (expected_next_seq != kAppendAtHead && expected_next_seq != head) {
+      return absl::AbortedError(absl::StrCat("seq conflict on ", ToAbsl(session_id), ": append expected next seq ",
+                                             expected_next_seq, " but the head is ", head));
+    }
+    rocksdb::WriteBatch& batch = ctx.batch();
+    for (size_t i = 0; i < encoded.values.size(); ++i) {
+      batch.Put(events_cf, ToSlice(EventKey(session, head + i)), ToSlice(encoded.values[i]));
+    }
+    for (const auto& [key, payload] : encoded.blobs) {
+      batch.Put(blobs_cf, ToSlice(key), ToSlice(payload));
+    }
+    state->info.next_seq = head + encoded.count;
+    state->info.updated_at = now;
+    if (encoded.new_status) state->info.status = *encoded.new_status;
+    ctx.MarkInfoChanged(session);
+    ctx.MarkAppended(session);
+    result = AppendResult{head, head + encoded.count - 1};
+    return absl::OkStatus();
+  }
+
+  void Complete(const absl::Status& status) override {
+    if (status.ok()) {
+      done(result);
+    } else {
+      done(status);
+    }
+  }
+
+  rocksdb::ColumnFamilyHandle* events_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* blobs_cf = nullptr;
+  EncodedAppend encoded;
+  uint64_t expected_next_seq = 0;
+  uint64_t lease_epoch = 0;
+  AppendResult result;
+  SessionLog::AppendCallback done;
+};
+
+// Create, update and delete of a session record.
+class SessionRequest final : public WriteRequest {
+ public:
+  enum class Kind { kCreate, kUpdate, kDelete };
+
+  absl::Status Apply(GroupContext& ctx, absl::Time now) override {
+    switch (kind) {
+      case Kind::kCreate: {
+        ASSIGN_OR_RETURN(SessionState * state, ctx.Insert(session, session_id));
+        state->info = info;
+        state->info.status = "idle";
+        state->info.next_seq = 1;
+        state->info.created_at = now;
+        state->info.updated_at = now;
+        ctx.MarkInfoChanged(session);
+        info = state->info;
+        return absl::OkStatus();
+      }
+      case Kind::kUpdate: {
+        ASSIGN_OR_RETURN(SessionState * state, ctx.Find(session, session_id));
+        SessionInfo& current = state->info;
+        current.workspace_id = info.workspace_id;
+        current.agent_id = info.agent_id;
+        current.agent_version = info.agent_version;
+        current.environment_id = info.environment_id;
+        current.title = info.title;
+        current.metadata = info.metadata;
+        current.archived_at = info.archived_at;
+        current.updated_at = now;
+        ctx.MarkInfoChanged(session);
+        info = current;
+        return absl::OkStatus();
+      }
+      case Kind::kDelete: {
+        ASSIGN_OR_RETURN(SessionState * state, ctx.Find(session, session_id));
+        state->deleted = true;
+        rocksdb::WriteBatch& batch = ctx.batch();
+        batch.DeleteRange(events_cf, ToSlice(EventKey(session, 0)), ToSlice(EventKey(session, UINT64_MAX)));
+        batch.Delete(sessions_cf, ToSlice(SessionKey(session)));
+        batch.Delete(leases_cf, ToSlice(SessionKey(session)));
+        ctx.MarkAppended(session);  // wakes subscribers, whose next read says NotFound
+        return absl::OkStatus();
+      }
+    }
+    return absl::InternalError("unknown session request");
+  }
+
+  void Complete(const absl::Status& status) override {
+    if (status.ok()) {
+      done(info);
+    } else {
+      done(status);
+    }
+  }
+
+  Kind kind = Kind::kCreate;
+  SessionInfo info;
+  rocksdb::ColumnFamilyHandle* events_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* sessions_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* leases_cf = nullptr;
+  std::function<void(absl::StatusOr<SessionInfo>)> done;
+};
+
+class LeaseRequest final : public WriteRequest {
+ public:
+  enum class Kind { kAcquire, kRenew, kRelease };
+
+  absl::Status Apply(GroupContext& ctx, absl::Time now) override {
+    ASSIGN_OR_RETURN(SessionState * state, ctx.Find(session, session_id));
+    std::optional<Lease>& lease = state->lease;
+    switch (kind) {
+      case Kind::kAcquire: {
+        if (lease && !lease->owner.empty() && lease->owner != owner && lease->expires_at > now) {
+          return absl::AbortedError(absl::StrCat("session ", ToAbsl(session_id), " is leased to ", lease->owner,
+                                                 " (epoch ", lease->epoch, ") until ",
+                                                 absl::FormatTime(lease->expires_at)));
+        }
+        const uint64_t epoch = lease ? lease->epoch + 1 : 1;
+        lease = Lease{epoch, owner, now + ttl};
+        break;
+      }
+      case Kind::kRenew: {
+        if (!lease || lease->epoch != epoch || lease->owner.empty()) {
+          return absl::AbortedError(absl::StrCat("lease epoch ", epoch, " on ", ToAbsl(session_id),
+                                                 " is no longer current"));
+        }
+        lease->expires_at = now + ttl;
+        break;
+      }
+      case Kind::kRelease: {
+        if (!lease || lease->epoch != epoch || lease->owner.empty()) {
+          return absl::AbortedError(absl::StrCat("lease epoch ", epoch, " on ", ToAbsl(session_id),
+                                                 " is no longer current"));
+        }
+        // The epoch stays: appends fenced with it keep failing after a later grant.
+        lease->owner.clear();
+        lease->expires_at = now;
+        break;
+      }
+    }
+    ctx.batch().Put(leases_cf, ToSlice(SessionKey(session)), ToSlice(EncodeLeaseRecord(*lease)));
+    result = *lease;
+    return absl::OkStatus();
+  }
+
+  void Complete(const absl::Status& status) override {
+    if (status.ok()) {
+      done(result);
+    } else {
+      done(status);
+    }
+  }
+
+  Kind kind = Kind::kAcquire;
+  std::string owner;
+  absl::Duration ttl;
+  uint64_t epoch = 0;
+  Lease result;
+  rocksdb::ColumnFamilyHandle* leases_cf = nullptr;
+  std::function<void(absl::StatusOr<Lease>)> done;
+};
+
+// --- Subscription ---------------------------------------------------------------------------------
+
+class SubscriptionImpl final : public Subscription {
+ public:
+  SubscriptionImpl(RocksDbSessionLog* log, IdBytes session, std::string session_id, uint64_t from)
+      : log_(log), session_(session), session_id_(std::move(session_id)), cursor_(from) {}
+
+  ~SubscriptionImpl() override { log_->Unregister(session_, this); }
+
+  absl::StatusOr<std::vector<Event>> Next(size_t max_events, absl::Time deadline) override {
+    while (true) {
+      uint64_t seen;
+      {
+        absl::MutexLock lock(&mu_);
+        if (cancelled_) return absl::CancelledError("subscription cancelled");
+        seen = generation_;
+      }
+      ReadOptions read;
+      read.from_seq = cursor_;
+      read.limit = max_events;
+      ASSIGN_OR_RETURN(std::vector<Event> events, log_->Read(session_id_, read));
+      if (!events.empty()) {
+        cursor_ = events.back().seq + 1;
+        return events;
+      }
+      // Nothing new: wait for the committer to say something was appended since `seen`.
+      absl::MutexLock lock(&mu_);
+      auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return generation_ != seen || cancelled_;
+      };
+      if (!mu_.AwaitWithDeadline(absl::Condition(&changed), deadline)) {
+        return std::vector<Event>{};
+      }
+    }
+  }
+
+  uint64_t cursor() const override { return cursor_; }
+
+  void SetNotifier(std::function<void()> notify) override {
+    absl::MutexLock lock(&mu_);
+    notify_ = std::move(notify);
+  }
+
+  void Cancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
+  // Called by the committer after an append to this session.
+  void Notify() {
+    std::function<void()> notify;
+    {
+      absl::MutexLock lock(&mu_);
+      ++generation_;
+      notify = notify_;
+    }
+    if (notify) notify();
+  }
+
+ private:
+  RocksDbSessionLog* const log_;
+  const IdBytes session_;
+  const std::string session_id_;
+  uint64_t cursor_;  // consumer-owned
+
+  absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> notify_ ABSL_GUARDED_BY(mu_);
+};
+
+// --- RocksDbSessionLog ----------------------------------------------------------------------------
+
+absl::StatusOr<SessionState*> RocksDbSessionLog::CommittedState(const IdBytes& session,
+                                                                std::string_view session_id) {
+  auto it = cache_.find(session);
+  if (it != cache_.end()) return &it->second;
+  const std::string key = SessionKey(session);
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), sessions_cf(), key, &value);
+  if (s.IsNotFound()) return nullptr;
+  RETURN_IF_ERROR(FromRocks(s, "reading session record"));
+  SessionState state;
+  ASSIGN_OR_RETURN(state.info, DecodeSessionRecord(value));
+  s = db_->Get(rocksdb::ReadOptions(), leases_cf(), key, &value);
+  if (s.ok()) {
+    ASSIGN_OR_RETURN(state.lease, DecodeLeaseRecord(value));
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, absl::StrCat("reading lease of ", ToAbsl(session_id)));
+  }
+  return &cache_.emplace(session, std::move(state)).first->second;
+}
+
+void RocksDbSessionLog::Enqueue(std::unique_ptr<WriteRequest> request) {
+  absl::MutexLock lock(&queue_mu_);
+  queue_.push_back(std::move(request));
+}
+
+void RocksDbSessionLog::CommitterLoop() {
+  std::vector<std::unique_ptr<WriteRequest>> group;
+  while (true) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return !queue_.empty() || stopping_; };
+      queue_mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping, and everything queued has been committed
+      group.swap(queue_);
+    }
+    CommitGroup(group);
+    group.clear();
+  }
+}
+
+void RocksDbSessionLog::CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& group) {
+  absl::Status sticky = health();
+  if (!sticky.ok()) {
+    for (auto& request : group) request->Complete(sticky);
+    return;
+  }
+  const absl::Time now = options_.clock->Now();
+  GroupContext ctx(this);
+  std::vector<absl::Status> statuses;
+  statuses.reserve(group.size());
+  for (auto& request : group) statuses.push_back(request->Apply(ctx, now));
+  for (const IdBytes& session : ctx.info_changed()) {
+    const SessionState& state = ctx.overlay().at(session);
+    if (state.deleted) continue;
+    ctx.batch().Put(sessions_cf(), ToSlice(SessionKey(session)), ToSlice(EncodeSessionRecord(state.info)));
+  }
+
+  if (ctx.batch().Count() > 0) {
+    rocksdb::Status s = db_->Write(write_options_, &ctx.batch());
+    if (!s.ok()) {
+      // Whether the batch reached the WAL is unknown: refuse every later write until the log is
+      // reopened and recovery has settled it (DESIGN.md rule 6).
+      const absl::Status error = FromRocks(s, "writing to the session log");
+      {
+        absl::MutexLock lock(&sticky_mu_);
+        sticky_error_ = absl::FailedPreconditionError(absl::StrCat(
+            "the session log refuses writes until it is reopened, after: ", error.message()));
+      }
+      cache_.clear();  // committed state is unknown now; reloaded from disk if ever needed
+      for (size_t i = 0; i < group.size(); ++i) group[i]->Complete(statuses[i].ok() ? error : statuses[i]);
+      return;
+    }
+  }
+  for (auto& [session, state] : ctx.overlay()) {
+    if (state.deleted) {
+      cache_.erase(session);
+    } else {
+      cache_[session] = std::move(state);
+    }
+  }
+  // Subscribers first: once an Append returns, every subscriber of its session has been woken.
+  for (const IdBytes& session : ctx.appended()) NotifySubscribers(session);
+  for (size_t i = 0; i < group.size(); ++i) group[i]->Complete(statuses[i]);
+}
+
+void RocksDbSessionLog::NotifySubscribers(const IdBytes& session) {
+  absl::MutexLock lock(&subs_mu_);
+  auto it = subscribers_.find(session);
+  if (it == subscribers_.end()) return;
+  for (SubscriptionImpl* sub : it->second) sub->Notify();
+}
+
+void RocksDbSessionLog::Unregister(const IdBytes& session, SubscriptionImpl* sub) {
+  absl::MutexLock lock(&subs_mu_);
+  auto it = subscribers_.find(session);
+  if (it == subscribers_.end()) return;
+  std::erase(it->second, sub);
+  if (it->second.empty()) subscribers_.erase(it);
+}
+
+template <typename T, typename MakeRequest>
+absl::StatusOr<T> RocksDbSessionLog::RunAndWait(MakeRequest make) {
+  absl::Notification finished;
+  absl::StatusOr<T> result = absl::UnknownError("not completed");
+  auto request = make([&](absl::StatusOr<T> r) {
+    result = std::move(r);
+    finished.Notify();
+  });
+  Enqueue(std::move(request));
+  finished.WaitForNotification();
+  return result;
+}
+
+absl::StatusOr<SessionInfo> RocksDbSessionLog::CreateSession(SessionInfo info) {
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, info.id));
+  return RunAndWait<SessionInfo>([&](auto done) {
+    auto request = std::make_unique<SessionRequest>();
+    request->kind = SessionRequest::Kind::kCreate;
+    request->session = session;
+    request->session_id = info.id;
+    request->info = std::move(info);
+    request->done = std::move(done);
+    return request;
+  });
+}
+
+absl::StatusOr<SessionInfo> RocksDbSessionLog::GetSession(std::string_view session_id) {
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), sessions_cf(), SessionKey(session), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("session ", ToAbsl(session_id), " does not exist"));
+  RETURN_IF_ERROR(FromRocks(s, "reading session record"));
+  return DecodeSessionRecord(value);
+}
+
+absl::StatusOr<SessionInfo> RocksDbSessionLog::UpdateSession(const SessionInfo& info) {
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, info.id));
+  return RunAndWait<SessionInfo>([&](auto done) {
+    auto request = std::make_unique<SessionRequest>();
+    request->kind = SessionRequest::Kind::kUpdate;
+    request->session = session;
+    request->session_id = info.id;
+    request->info = info;
+    request->done = std::move(done);
+    return request;
+  });
+}
+
+absl::Status RocksDbSessionLog::DeleteSession(std::string_view session_id) {
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  return RunAndWait<SessionInfo>([&](auto done) {
+           auto request = std::make_unique<SessionRequest>();
+           request->kind = SessionRequest::Kind::kDelete;
+           request->session = session;
+           request->session_id = std::string(session_id);
+           request->events_cf = events_cf();
+           request->sessions_cf = sessions_cf();
+           request->leases_cf = leases_cf();
+           request->done = std::move(done);
+           return request;
+         })
+      .status();
+}
+
+absl::StatusOr<SessionPage> RocksDbSessionLog::ListSessions(const ListSessionsOptions& options) {
+  if (options.limit == 0) return absl::InvalidArgumentError("ListSessions: limit must be at least 1");
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), sessions_cf()));
+  if (options.after_session_id.empty()) {
+    it->SeekToFirst();
+  } else {
+    ASSIGN_OR_RETURN(IdBytes after, ParseId(kSessionIdPrefix, options.after_session_id));
+    const std::string key = SessionKey(after);
+    it->Seek(key);
+    if (it->Valid() && it->key() == rocksdb::Slice(key)) it->Next();
+  }
+  SessionPage page;
+  for (; it->Valid(); it->Next()) {
+    ASSIGN_OR_RETURN(SessionInfo info,
+                     DecodeSessionRecord(std::string_view(it->value().data(), it->value().size())));
+    if (!options.workspace_id.empty() && info.workspace_id != options.workspace_id) continue;
+    if (!options.status.empty() && info.status != options.status) continue;
+    if (!options.include_archived && info.archived_at) continue;
+    if (page.sessions.size() == options.limit) {
+      page.next_cursor = page.sessions.back().id;
+      break;
+    }
+    page.sessions.push_back(std::move(info));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "listing sessions"));
+  return page;
+}
+
+absl::StatusOr<EncodedAppend> RocksDbSessionLog::EncodeAppend(std::vector<Event>& events) {
+  EncodedAppend out;
+  if (events.empty()) return absl::InvalidArgumentError("Append: no events given");
+  const absl::Time now = options_.clock->Now();
+  EncodeOptions encode;
+  encode.blob_threshold = options_.blob_threshold;
+  absl::flat_hash_set<std::string> seen_blobs;
+  encode.put_blob = [&](std::string_view payload) -> absl::StatusOr<std::string> {
+    if (payload.size() > options_.max_payload_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("a payload of ", payload.size(),
+                                                     " bytes exceeds the limit of ",
+                                                     options_.max_payload_bytes));
+    }
+    std::string key = BlobKey(payload);
+    if (seen_blobs.insert(key).second) {
+      // Stored once: skip the write when the blob is already there.
+      std::string existing;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), blobs_cf(), key, &existing);
+      if (s.IsNotFound()) {
+        out.blobs.emplace_back(key, std::string(payload));
+      } else {
+        RETURN_IF_ERROR(FromRocks(s, "checking blob"));
+      }
+    }
+    return key;
+  };
+  out.values.reserve(events.size());
+  for (Event& event : events) {
+    if (!ParseId(kEventIdPrefix, event.id).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("event ", ToAbsl(EventTypeName(event.type)),
+                                                     " has no valid id (want sevt_...), got \"",
+                                                     event.id.substr(0, 64), "\""));
+    }
+    if (!event.processed_at) event.processed_at = now;
+    ASSIGN_OR_RETURN(std::string value, EncodeEvent(event, encode));
+    if (value.size() > options_.max_event_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("event ", event.id, " encodes to ", value.size(),
+                                                     " bytes, over the limit of ", options_.max_event_bytes));
+    }
+    if (auto status = StatusAfter(event.type)) out.new_status = std::string(*status);
+    out.values.push_back(std::move(value));
+  }
+  out.count = events.size();
+  return out;
+}
+
+void RocksDbSessionLog::AppendAsync(std::string_view session_id, std::vector<Event> events,
+                                    uint64_t expected_next_seq, uint64_t lease_epoch, AppendCallback done) {
+  auto session = ParseId(kSessionIdPrefix, session_id);
+  if (!session.ok()) return done(session.status());
+  auto encoded = EncodeAppend(events);
+  if (!encoded.ok()) return done(encoded.status());
+  auto request = std::make_unique<AppendRequest>();
+  request->session = *session;
+  request->session_id = std::string(session_id);
+  request->events_cf = events_cf();
+  request->blobs_cf = blobs_cf();
+  request->encoded = *std::move(encoded);
+  request->expected_next_seq = expected_next_seq;
+  request->lease_epoch = lease_epoch;
+  request->done = std::move(done);
+  Enqueue(std::move(request));
+}
+
+absl::StatusOr<AppendResult> RocksDbSessionLog::Append(std::string_view session_id, std::vector<Event> events,
+                                                       uint64_t expected_next_seq, uint64_t lease_epoch) {
+  absl::Notification finished;
+  absl::StatusOr<AppendResult> result = absl::UnknownError("not completed");
+  AppendAsync(session_id, std::move(events), expected_next_seq, lease_epoch,
+              [&](absl::StatusOr<AppendResult> r) {
+                result = std::move(r);
+                finished.Notify();
+              });
+  finished.WaitForNotification();
+  return result;
+}
+
+absl::StatusOr<std::string> RocksDbSessionLog::GetBlob(std::string_view ref) {
+  std::string payload;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), blobs_cf(), ToSlice(ref), &payload);
+  if (s.IsNotFound()) return absl::DataLossError(absl::StrCat("blob ", ToAbsl(ref), " is referenced but missing"));
+  RETURN_IF_ERROR(FromRocks(s, "reading blob"));
+  return payload;
+}
+
+absl::StatusOr<std::vector<Event>> RocksDbSessionLog::Read(std::string_view session_id,
+                                                           const ReadOptions& options) {
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  // One snapshot for the existence check and the scan, so a concurrent delete cannot split them.
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~Release() { db->ReleaseSnapshot(snapshot); }
+  } release{db_.get(), snapshot};
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
+  std::string record;
+  rocksdb::Status s = db_->Get(read, sessions_cf(), SessionKey(session), &record);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("session ", ToAbsl(session_id), " does not exist"));
+  RETURN_IF_ERROR(FromRocks(s, "reading session record"));
+
+  std::vector<Event> events;
+  if (options.limit == 0) return events;
+  const uint64_t from = std::max<uint64_t>(options.from_seq, 1);
+  const std::string start = EventKey(session, from);
+  const std::string end = EventKey(session, UINT64_MAX);
+  rocksdb::Slice upper(end);
+  read.iterate_upper_bound = &upper;
+  read.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, events_cf()));
+  BlobGet get_blob = [this](std::string_view ref) { return GetBlob(ref); };
+  bool filter[kEventTypeCount] = {};
+  for (EventType t : options.types) filter[static_cast<int>(t)] = true;
+  uint64_t expected = from;
+  for (it->Seek(start); it->Valid() && events.size() < options.limit; it->Next()) {
+    IdBytes key_session;
+    uint64_t seq = 0;
+    if (!DecodeEventKey(std::string_view(it->key().data(), it->key().size()), &key_session, &seq)) {
+      return absl::DataLossError(absl::StrCat("malformed event key in ", ToAbsl(session_id)));
+    }
+    if (seq != expected) {
+      return absl::DataLossError(absl::StrCat("gap in ", ToAbsl(session_id), ": expected seq ", expected,
+                                              ", found ", seq));
+    }
+    ++expected;
+    auto event = DecodeEvent(std::string_view(it->value().data(), it->value().size()), get_blob);
+    if (!event.ok()) {
+      return absl::DataLossError(absl::StrCat("event ", seq, " of ", ToAbsl(session_id),
+                                              " cannot be decoded: ", event.status().message()));
+    }
+    if (!options.types.empty() && !filter[static_cast<int>(event->type)]) continue;
+    event->seq = seq;
+    events.push_back(*std::move(event));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), absl::StrCat("reading events of ", ToAbsl(session_id))));
+  return events;
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> RocksDbSessionLog::Subscribe(std::string_view session_id,
+                                                                           uint64_t from_seq) {
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  RETURN_IF_ERROR(GetSession(session_id).status());
+  auto sub = std::make_unique<SubscriptionImpl>(this, session, std::string(session_id),
+                                                std::max<uint64_t>(from_seq, 1));
+  absl::MutexLock lock(&subs_mu_);
+  subscribers_[session].push_back(sub.get());
+  return sub;
+}
+
+absl::StatusOr<Lease> RocksDbSessionLog::AcquireLease(std::string_view session_id, std::string_view owner,
+                                                      absl::Duration ttl) {
+  if (owner.empty()) return absl::InvalidArgumentError("AcquireLease: owner must not be empty");
+  if (ttl <= absl::ZeroDuration()) return absl::InvalidArgumentError("AcquireLease: ttl must be positive");
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  return RunAndWait<Lease>([&](auto done) {
+    auto request = std::make_unique<LeaseRequest>();
+    request->kind = LeaseRequest::Kind::kAcquire;
+    request->session = session;
+    request->session_id = std::string(session_id);
+    request->owner = std::string(owner);
+    request->ttl = ttl;
+    request->leases_cf = leases_cf();
+    request->done = std::move(done);
+    return request;
+  });
+}
+
+absl::StatusOr<Lease> RocksDbSessionLog::RenewLease(std::string_view session_id, uint64_t epoch,
+                                                    absl::Duration ttl) {
+  if (ttl <= absl::ZeroDuration()) return absl::InvalidArgumentError("RenewLease: ttl must be positive");
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  return RunAndWait<Lease>([&](auto done) {
+    auto request = std::make_unique<LeaseRequest>();
+    request->kind = LeaseRequest::Kind::kRenew;
+    request->session = session;
+    request->session_id = std::string(session_id);
+    request->epoch = epoch;
+    request->ttl = ttl;
+    request->leases_cf = leases_cf();
+    request->done = std::move(done);
+    return request;
+  });
+}
+
+absl::Status RocksDbSessionLog::ReleaseLease(std::string_view session_id, uint64_t epoch) {
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  return RunAndWait<Lease>([&](auto done) {
+           auto request = std::make_unique<LeaseRequest>();
+           request->kind = LeaseRequest::Kind::kRelease;
+           request->session = session;
+           request->session_id = std::string(session_id);
+           request->epoch = epoch;
+           request->leases_cf = leases_cf();
+           request->done = std::move(done);
+           return request;
+         })
+      .status();
+}
+
+absl::StatusOr<Lease> RocksDbSessionLog::GetLease(std::string_view session_id) {
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  RETURN_IF_ERROR(GetSession(session_id).status());
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), leases_cf(), SessionKey(session), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("session ", ToAbsl(session_id), " has never been leased"));
+  RETURN_IF_ERROR(FromRocks(s, "reading lease"));
+  return DecodeLeaseRecord(value);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SessionLog>> OpenRocksDbSessionLog(const RocksDbSessionLogOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("OpenRocksDbSessionLog: path is empty");
+  if (options.clock == nullptr) return absl::InvalidArgumentError("OpenRocksDbSessionLog: clock is null");
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.paranoid_checks = true;
+  if (options.env != nullptr) db_options.env = options.env;
+  // A torn last WAL record is the normal result of a crash mid-write; anything worse is corruption.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db_options.max_background_jobs = 2;
+  db_options.IncreaseParallelism(2);
+
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  auto table_options = [&](bool prefix_bloom) {
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache;
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    t.whole_key_filtering = !prefix_bloom;
+    t.cache_index_and_filter_blocks = true;
+    return std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(t));
+  };
+
+  rocksdb::ColumnFamilyOptions events;
+  // One session's events share the 16-byte id prefix: seeks use the prefix bloom filters.
+  events.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kSessionKeySize));
+  events.memtable_prefix_bloom_size_ratio = 0.1;
+  events.table_factory = table_options(/*prefix_bloom=*/true);
+  events.compression = rocksdb::kLZ4Compression;
+  events.bottommost_compression = rocksdb::kZSTD;
+  rocksdb::ColumnFamilyOptions point;  // sessions, leases, blobs: point lookups
+  point.table_factory = table_options(/*prefix_bloom=*/false);
+  point.compression = rocksdb::kLZ4Compression;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, point}, {kEventsCf, events}, {kSessionsCf, point},
+      {kLeasesCf, point},                         {kBlobsCf, point},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, families, &handles, &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  RETURN_IF_ERROR(FromRocks(s, absl::StrCat("opening session log at ", options.path)));
+  return std::unique_ptr<SessionLog>(new RocksDbSessionLog(options, std::move(db), std::move(handles)));
+}
+
+}  // namespace wake

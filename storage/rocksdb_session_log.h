@@ -1,0 +1,50 @@
+#pragma once
+// The embedded SessionLog on RocksDB: one database with column families "events", "sessions",
+// "leases" and "blobs" sharing one WAL, so an append (events + session metadata + blobs) is one
+// atomic WriteBatch.
+//
+// Appends from every session queue to one committer thread, which writes all queued appends as one
+// WriteBatch with one WAL sync and then completes every waiter (group commit). That is what lets many
+// concurrent sessions append durably at a rate no per-append fsync can reach.
+//
+// Ownership: the returned SessionLog owns the database; destroying it drains queued appends, then
+// closes the database. Outstanding Subscriptions must be destroyed first.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "storage/session_log.h"
+
+namespace rocksdb {
+class Env;
+}
+
+namespace wake {
+
+struct RocksDbSessionLogOptions {
+  std::string path;  // directory of the database; created when missing
+  Durability durability = Durability::kSync;
+  // Content block payloads and tool inputs of this many bytes or more are stored once, by SHA-256,
+  // in the blobs column family; the event holds the reference.
+  size_t blob_threshold = 64 * 1024;
+  // Largest encoded event accepted, after blobs are moved out; bigger appends are InvalidArgument.
+  size_t max_event_bytes = 1024 * 1024;
+  // Largest single payload accepted at all (even as a blob).
+  size_t max_payload_bytes = 64 * 1024 * 1024;
+  // Block cache for event reads.
+  size_t block_cache_bytes = 256 * 1024 * 1024;
+  // Source of created_at/updated_at/processed_at and lease expiry. Not owned; must outlive the log.
+  Clock* clock = Clock::Real();
+  // The RocksDB environment (file system); null = the default. Tests inject write faults here.
+  // Not owned; must outlive the log.
+  rocksdb::Env* env = nullptr;
+};
+
+// Opens (or creates) the log at options.path. A corrupt database is DataLoss; a database held by
+// another process is Unavailable.
+absl::StatusOr<std::unique_ptr<SessionLog>> OpenRocksDbSessionLog(const RocksDbSessionLogOptions& options);
+
+}  // namespace wake

@@ -1,0 +1,561 @@
+// SessionLog contract tests against the RocksDB implementation on a real disk.
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
+#include "schemas/ids.h"
+#include "storage/rocksdb_session_log.h"
+#include "tests/storage/test_util.h"
+
+namespace wake {
+namespace {
+
+using testing::MakeTempDir;
+using testing::RemoveDir;
+using testing::TextMessage;
+using testing::ToolUse;
+
+class SessionLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir("log");
+    Reopen();
+  }
+  void TearDown() override {
+    log_.reset();
+    RemoveDir(dir_);
+  }
+
+  void Reopen() {
+    log_.reset();
+    RocksDbSessionLogOptions options;
+    options.path = dir_;
+    options.clock = &clock_;
+    options.blob_threshold = blob_threshold_;
+    options.max_event_bytes = 256 * 1024;
+    options.env = env_;
+    auto log = OpenRocksDbSessionLog(options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *std::move(log);
+  }
+
+  std::string NewSession(const std::string& workspace = "wrkspc_test") {
+    SessionInfo info;
+    info.id = NewSessionId(clock_.Now());
+    info.workspace_id = workspace;
+    info.title = "test";
+    auto created = log_->CreateSession(info);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return info.id;
+  }
+
+  std::vector<Event> ReadAll(const std::string& session) {
+    auto events = log_->Read(session);
+    EXPECT_TRUE(events.ok()) << events.status();
+    return events.ok() ? *events : std::vector<Event>{};
+  }
+
+  std::string dir_;
+  ManualClock clock_;
+  size_t blob_threshold_ = 1024;
+  rocksdb::Env* env_ = nullptr;
+  std::unique_ptr<SessionLog> log_;
+};
+
+TEST_F(SessionLogTest, CreateGetAndDefaults) {
+  SessionInfo info;
+  info.id = NewSessionId(clock_.Now());
+  info.workspace_id = "wrkspc_a";
+  info.agent_id = "agent_1";
+  info.agent_version = 3;
+  info.environment_id = "env_1";
+  info.title = "hello";
+  info.metadata = {{"b", "2"}, {"a", "1"}};
+  auto created = log_->CreateSession(info);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->status, "idle");
+  EXPECT_EQ(created->next_seq, 1u);
+  EXPECT_EQ(created->created_at, clock_.Now());
+
+  auto got = log_->GetSession(info.id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, *created);
+  EXPECT_EQ(got->metadata, info.metadata);  // caller's order kept
+
+  EXPECT_TRUE(absl::IsAlreadyExists(log_->CreateSession(info).status()));
+}
+
+TEST_F(SessionLogTest, WrongSessionIdsAreClearErrors) {
+  EXPECT_TRUE(absl::IsInvalidArgument(log_->GetSession("nope").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(log_->Read("sevt_01JD3Z4V6W8X9Y0ZABCDEFGHJK").status()));
+  const std::string unknown = NewSessionId(clock_.Now());
+  EXPECT_TRUE(absl::IsNotFound(log_->GetSession(unknown).status()));
+  EXPECT_TRUE(absl::IsNotFound(log_->Read(unknown).status()));
+  auto append = log_->Append(unknown, {TextMessage(EventType::kUserMessage, "x")}, 1, kNoLease);
+  EXPECT_TRUE(absl::IsNotFound(append.status())) << append.status();
+  EXPECT_TRUE(absl::IsNotFound(log_->AcquireLease(unknown, "w", absl::Seconds(1)).status()));
+  SessionInfo bad;
+  bad.id = "sesn_short";
+  EXPECT_TRUE(absl::IsInvalidArgument(log_->CreateSession(bad).status()));
+}
+
+TEST_F(SessionLogTest, AppendAssignsSeqsAndReadReturnsThem) {
+  const std::string s = NewSession();
+  auto r1 = log_->Append(s, {TextMessage(EventType::kUserMessage, "1")}, 1, kNoLease);
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  EXPECT_EQ(r1->first_seq, 1u);
+  EXPECT_EQ(r1->last_seq, 1u);
+  clock_.Advance(absl::Seconds(1));
+  auto r2 = log_->Append(s,
+                         {TextMessage(EventType::kAgentMessage, "2"), ToolUse("bash", R"({"command":"ls"})"),
+                          TextMessage(EventType::kAgentMessage, "4")},
+                         2, kNoLease);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ(r2->first_seq, 2u);
+  EXPECT_EQ(r2->last_seq, 4u);
+
+  std::vector<Event> events = ReadAll(s);
+  ASSERT_EQ(events.size(), 4u);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].seq, i + 1);
+  EXPECT_EQ(events[0].content[0].text, "message 1");
+  EXPECT_EQ(events[2].input_json, R"({"command":"ls"})");
+  EXPECT_EQ(*events[1].processed_at, clock_.Now());  // set by the log when absent
+
+  auto info = log_->GetSession(s);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->next_seq, 5u);
+  EXPECT_EQ(info->updated_at, clock_.Now());
+
+  ReadOptions from3;
+  from3.from_seq = 3;
+  from3.limit = 1;
+  auto slice = log_->Read(s, from3);
+  ASSERT_TRUE(slice.ok());
+  ASSERT_EQ(slice->size(), 1u);
+  EXPECT_EQ((*slice)[0].seq, 3u);
+
+  ReadOptions past;
+  past.from_seq = 99;
+  EXPECT_TRUE(log_->Read(s, past)->empty());
+
+  ReadOptions only_agent;
+  only_agent.types = {EventType::kAgentMessage};
+  auto filtered = log_->Read(s, only_agent);
+  ASSERT_TRUE(filtered.ok());
+  ASSERT_EQ(filtered->size(), 2u);
+  EXPECT_EQ((*filtered)[0].seq, 2u);
+  EXPECT_EQ((*filtered)[1].seq, 4u);
+}
+
+TEST_F(SessionLogTest, SeqMismatchIsAbortedAndWritesNothing) {
+  const std::string s = NewSession();
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "1")}, 1, kNoLease).ok());
+  auto stale = log_->Append(s, {TextMessage(EventType::kUserMessage, "dup")}, 1, kNoLease);
+  EXPECT_TRUE(absl::IsAborted(stale.status())) << stale.status();
+  EXPECT_NE(stale.status().message().find("head is 2"), std::string::npos) << stale.status();
+  auto ahead = log_->Append(s, {TextMessage(EventType::kUserMessage, "gap")}, 5, kNoLease);
+  EXPECT_TRUE(absl::IsAborted(ahead.status()));
+  EXPECT_EQ(ReadAll(s).size(), 1u);
+
+  auto at_head = log_->Append(s, {TextMessage(EventType::kUserMessage, "2")}, kAppendAtHead, kNoLease);
+  ASSERT_TRUE(at_head.ok());
+  EXPECT_EQ(at_head->first_seq, 2u);
+}
+
+TEST_F(SessionLogTest, LeaseFencing) {
+  const std::string s = NewSession();
+  auto a = log_->AcquireLease(s, "worker-a", absl::Seconds(10));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->epoch, 1u);
+  // Another worker cannot take an unexpired lease.
+  EXPECT_TRUE(absl::IsAborted(log_->AcquireLease(s, "worker-b", absl::Seconds(10)).status()));
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kAgentMessage, "a1")}, 1, a->epoch).ok());
+  // The holder re-acquiring gets a new epoch (e.g. after its own restart).
+  clock_.Advance(absl::Seconds(11));
+  auto b = log_->AcquireLease(s, "worker-b", absl::Seconds(10));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->epoch, 2u);
+  // Worker A's lease expired and B holds epoch 2: A's append is fenced off, whatever its seq.
+  auto fenced = log_->Append(s, {TextMessage(EventType::kAgentMessage, "a2")}, 2, a->epoch);
+  EXPECT_TRUE(absl::IsAborted(fenced.status())) << fenced.status();
+  EXPECT_NE(fenced.status().message().find("stale lease"), std::string::npos);
+  EXPECT_TRUE(absl::IsAborted(log_->RenewLease(s, a->epoch, absl::Seconds(5)).status()));
+  // B proceeds; client events need no lease.
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kAgentMessage, "b1")}, 2, b->epoch).ok());
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "u")}, kAppendAtHead, kNoLease).ok());
+
+  auto renewed = log_->RenewLease(s, b->epoch, absl::Seconds(30));
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_EQ(renewed->expires_at, clock_.Now() + absl::Seconds(30));
+  ASSERT_TRUE(log_->ReleaseLease(s, b->epoch).ok());
+  // After release the epoch stays, so B's old epoch works no more once C takes over.
+  auto c = log_->AcquireLease(s, "worker-c", absl::Seconds(10));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->epoch, 3u);
+  EXPECT_TRUE(absl::IsAborted(log_->Append(s, {TextMessage(EventType::kAgentMessage, "b2")}, 5, b->epoch).status()));
+
+  // Epochs survive a restart: the next grant is larger than every earlier one.
+  Reopen();
+  auto lease = log_->GetLease(s);
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ(lease->epoch, 3u);
+  EXPECT_EQ(lease->owner, "worker-c");
+  clock_.Advance(absl::Seconds(11));
+  auto d = log_->AcquireLease(s, "worker-d", absl::Seconds(10));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->epoch, 4u);
+  EXPECT_EQ(ReadAll(s).size(), 3u);
+}
+
+TEST_F(SessionLogTest, ConcurrentAppendersOneSessionNoGapsExactlyOneWinnerPerSeq) {
+  const std::string s = NewSession();
+  constexpr int kThreads = 8;
+  constexpr int kAttemptsPerThread = 150;
+  std::atomic<int> wins{0};
+  std::atomic<int> aborts{0};
+  absl::Mutex mu;
+  std::set<uint64_t> won_seqs;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAttemptsPerThread; ++i) {
+        auto info = log_->GetSession(s);
+        ASSERT_TRUE(info.ok());
+        auto r = log_->Append(s, {TextMessage(EventType::kAgentMessage, absl::StrCat(t, "-", i))},
+                              info->next_seq, kNoLease);
+        if (r.ok()) {
+          ++wins;
+          absl::MutexLock lock(&mu);
+          EXPECT_TRUE(won_seqs.insert(r->first_seq).second) << "seq won twice: " << r->first_seq;
+        } else {
+          ASSERT_TRUE(absl::IsAborted(r.status())) << r.status();
+          ++aborts;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins + aborts, kThreads * kAttemptsPerThread);
+  std::vector<Event> events = ReadAll(s);
+  ASSERT_EQ(static_cast<int>(events.size()), wins.load());
+  for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i].seq, i + 1);
+  EXPECT_EQ(won_seqs.size(), events.size());
+}
+
+TEST_F(SessionLogTest, ConcurrentSessionsAllAppendsLand) {
+  constexpr int kSessions = 16;
+  constexpr int kAppends = 100;
+  std::vector<std::string> sessions;
+  for (int i = 0; i < kSessions; ++i) sessions.push_back(NewSession());
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSessions; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < kAppends; ++j) {
+        auto r = log_->Append(sessions[i], {TextMessage(EventType::kUserMessage, absl::StrCat(j))},
+                              j + 1, kNoLease);
+        ASSERT_TRUE(r.ok()) << r.status();
+        ASSERT_EQ(r->first_seq, static_cast<uint64_t>(j + 1));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  Reopen();
+  for (const auto& s : sessions) {
+    std::vector<Event> events = ReadAll(s);
+    ASSERT_EQ(events.size(), static_cast<size_t>(kAppends));
+    for (int j = 0; j < kAppends; ++j) EXPECT_EQ(events[j].content[0].text, absl::StrCat("message ", j));
+  }
+}
+
+TEST_F(SessionLogTest, AppendAsyncCompletesOnCommit) {
+  const std::string s = NewSession();
+  constexpr int kAppends = 50;
+  absl::Mutex mu;
+  int done = 0;
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < kAppends; ++i) {
+    log_->AppendAsync(s, {TextMessage(EventType::kUserMessage, absl::StrCat(i))}, kAppendAtHead, kNoLease,
+                      [&](absl::StatusOr<AppendResult> r) {
+                        absl::MutexLock lock(&mu);
+                        ASSERT_TRUE(r.ok()) << r.status();
+                        seqs.push_back(r->first_seq);
+                        ++done;
+                      });
+  }
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(+[](int* d) { return *d == kAppends; }, &done));
+  std::sort(seqs.begin(), seqs.end());
+  for (int i = 0; i < kAppends; ++i) EXPECT_EQ(seqs[i], static_cast<uint64_t>(i + 1));
+}
+
+TEST_F(SessionLogTest, StatusFollowsStatusEvents) {
+  const std::string s = NewSession();
+  Event running;
+  running.type = EventType::kSessionStatusRunning;
+  running.id = NewEventId(clock_.Now());
+  ASSERT_TRUE(log_->Append(s, {running}, kAppendAtHead, kNoLease).ok());
+  EXPECT_EQ(log_->GetSession(s)->status, "running");
+  Event idle;
+  idle.type = EventType::kSessionStatusIdle;
+  idle.id = NewEventId(clock_.Now());
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kAgentMessage, "hi"), idle}, kAppendAtHead, kNoLease).ok());
+  EXPECT_EQ(log_->GetSession(s)->status, "idle");
+
+  ListSessionsOptions idle_only;
+  idle_only.status = "idle";
+  EXPECT_EQ(log_->ListSessions(idle_only)->sessions.size(), 1u);
+
+  Event terminated;
+  terminated.type = EventType::kSessionStatusTerminated;
+  terminated.id = NewEventId(clock_.Now());
+  ASSERT_TRUE(log_->Append(s, {terminated}, kAppendAtHead, kNoLease).ok());
+  auto after = log_->Append(s, {TextMessage(EventType::kUserMessage, "late")}, kAppendAtHead, kNoLease);
+  EXPECT_TRUE(absl::IsFailedPrecondition(after.status())) << after.status();
+  EXPECT_EQ(ReadAll(s).size(), 4u);
+}
+
+TEST_F(SessionLogTest, BadEventsAreRejectedAndChangeNothing) {
+  const std::string s = NewSession();
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "ok")}, 1, kNoLease).ok());
+
+  Event no_id = TextMessage(EventType::kUserMessage, "no id");
+  no_id.id.clear();
+  auto r = log_->Append(s, {TextMessage(EventType::kUserMessage, "fine"), no_id}, 2, kNoLease);
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("valid id"), std::string::npos);
+
+  // Oversized even after blobs: many small blocks, each under the blob threshold.
+  Event huge = TextMessage(EventType::kAgentMessage, "huge", 500);
+  for (int i = 0; i < 1000; ++i) huge.content.push_back(huge.content[0]);
+  r = log_->Append(s, {huge}, 2, kNoLease);
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("over the limit"), std::string::npos) << r.status();
+
+  EXPECT_TRUE(absl::IsInvalidArgument(log_->Append(s, {}, 2, kNoLease).status()));
+
+  std::vector<Event> events = ReadAll(s);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(log_->GetSession(s)->next_seq, 2u);
+  EXPECT_TRUE(log_->health().ok());
+}
+
+TEST_F(SessionLogTest, LargePayloadsGoToBlobsOnceAndReadBackWhole) {
+  const std::string a = NewSession();
+  const std::string b = NewSession();
+  Event big = TextMessage(EventType::kAgentToolResult, "big", 100'000);
+  big.tool_use_id = NewEventId(clock_.Now());
+  Event big_again = big;
+  big_again.id = NewEventId(clock_.Now());
+  ASSERT_TRUE(log_->Append(a, {big}, 1, kNoLease).ok());
+  ASSERT_TRUE(log_->Append(b, {big_again}, 1, kNoLease).ok());
+  Event big_input = ToolUse("write", absl::StrCat(R"({"content":")", std::string(5000, 'z'), R"("})"));
+  ASSERT_TRUE(log_->Append(a, {big_input}, 2, kNoLease).ok());
+  Reopen();
+  auto events = ReadAll(a);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].content[0].text, big.content[0].text);
+  EXPECT_EQ(events[1].input_json, big_input.input_json);
+  EXPECT_EQ(ReadAll(b)[0].content[0].text, big.content[0].text);
+}
+
+TEST_F(SessionLogTest, ListSessionsPagesInCreationOrder) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) {
+    clock_.Advance(absl::Milliseconds(1));
+    ids.push_back(NewSession(i % 2 == 0 ? "wrkspc_even" : "wrkspc_odd"));
+  }
+  std::vector<std::string> listed;
+  ListSessionsOptions options;
+  options.limit = 10;
+  int pages = 0;
+  while (true) {
+    auto page = log_->ListSessions(options);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ++pages;
+    for (const auto& s : page->sessions) listed.push_back(s.id);
+    if (page->next_cursor.empty()) break;
+    options.after_session_id = page->next_cursor;
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(listed, ids);
+
+  ListSessionsOptions even;
+  even.workspace_id = "wrkspc_even";
+  even.limit = 100;
+  EXPECT_EQ(log_->ListSessions(even)->sessions.size(), 13u);
+  ListSessionsOptions zero;
+  zero.limit = 0;
+  EXPECT_TRUE(absl::IsInvalidArgument(log_->ListSessions(zero).status()));
+}
+
+TEST_F(SessionLogTest, UpdateAndDelete) {
+  const std::string s = NewSession();
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "1")}, 1, kNoLease).ok());
+  SessionInfo info = *log_->GetSession(s);
+  info.title = "renamed";
+  info.archived_at = clock_.Now();
+  info.next_seq = 999;  // not caller-owned: ignored
+  auto updated = log_->UpdateSession(info);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->title, "renamed");
+  EXPECT_EQ(updated->next_seq, 2u);
+  ListSessionsOptions live;
+  live.include_archived = false;
+  EXPECT_TRUE(log_->ListSessions(live)->sessions.empty());
+
+  ASSERT_TRUE(log_->DeleteSession(s).ok());
+  EXPECT_TRUE(absl::IsNotFound(log_->GetSession(s).status()));
+  EXPECT_TRUE(absl::IsNotFound(log_->Read(s).status()));
+  EXPECT_TRUE(absl::IsNotFound(log_->DeleteSession(s)));
+  Reopen();
+  EXPECT_TRUE(absl::IsNotFound(log_->GetSession(s).status()));
+}
+
+TEST_F(SessionLogTest, SubscribeDeliversHistoryThenLiveAppends) {
+  const std::string s = NewSession();
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "1"), TextMessage(EventType::kAgentMessage, "2")},
+                           1, kNoLease)
+                  .ok());
+  auto sub = log_->Subscribe(s, 1);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  auto first = (*sub)->Next(10, absl::InfiniteFuture());
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*sub)->cursor(), 3u);
+
+  // Nothing new: a past deadline returns at once, empty.
+  auto none = (*sub)->Next(10, absl::InfinitePast());
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  // A writer appends while the consumer is blocked; Next wakes on the commit, not on a timer.
+  std::atomic<int> notified{0};
+  (*sub)->SetNotifier([&] { ++notified; });
+  std::thread writer([&] {
+    for (int i = 3; i <= 5; ++i) {
+      ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kAgentMessage, absl::StrCat(i))}, i, kNoLease).ok());
+    }
+  });
+  std::vector<uint64_t> seen;
+  while (seen.size() < 3) {
+    auto batch = (*sub)->Next(10, absl::InfiniteFuture());
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    for (const auto& e : *batch) seen.push_back(e.seq);
+  }
+  writer.join();
+  EXPECT_EQ(seen, (std::vector<uint64_t>{3, 4, 5}));
+  EXPECT_EQ(notified.load(), 3);
+
+  // Cancel wakes a blocked consumer.
+  std::thread canceller([&] { (*sub)->Cancel(); });
+  auto cancelled = (*sub)->Next(10, absl::InfiniteFuture());
+  canceller.join();
+  EXPECT_TRUE(absl::IsCancelled(cancelled.status())) << cancelled.status();
+
+  auto from_middle = log_->Subscribe(s, 4);
+  ASSERT_TRUE(from_middle.ok());
+  auto tail = (*from_middle)->Next(10, absl::InfinitePast());
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->size(), 2u);
+  EXPECT_EQ((*tail)[0].seq, 4u);
+  EXPECT_TRUE(absl::IsNotFound(log_->Subscribe(NewSessionId(clock_.Now()), 1).status()));
+}
+
+// A file system whose writes start failing on command, to check the sticky-error rule.
+class FailingFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit FailingFileSystem(std::shared_ptr<rocksdb::FileSystem> target) : FileSystemWrapper(target) {}
+  const char* Name() const override { return "FailingFileSystem"; }
+
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, const std::atomic<bool>* fail)
+        : FSWritableFileOwnerWrapper(std::move(f)), fail_(fail) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* d) override {
+      if (*fail_) return rocksdb::IOStatus::IOError("injected write failure");
+      return FSWritableFileOwnerWrapper::Append(data, o, d);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo& v, rocksdb::IODebugContext* d) override {
+      if (*fail_) return rocksdb::IOStatus::IOError("injected write failure");
+      return FSWritableFileOwnerWrapper::Append(data, o, v, d);
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      if (*fail_) return rocksdb::IOStatus::IOError("injected sync failure");
+      return FSWritableFileOwnerWrapper::Sync(o, d);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      if (*fail_) return rocksdb::IOStatus::IOError("injected sync failure");
+      return FSWritableFileOwnerWrapper::Fsync(o, d);
+    }
+
+   private:
+    const std::atomic<bool>* fail_;
+  };
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSWritableFile> file;
+    rocksdb::IOStatus s = FileSystemWrapper::NewWritableFile(name, options, &file, dbg);
+    if (s.ok()) *result = std::make_unique<File>(std::move(file), &fail);
+    return s;
+  }
+
+  std::atomic<bool> fail{false};
+};
+
+TEST_F(SessionLogTest, FailedWriteIsStickyUntilReopen) {
+  auto fs = std::make_shared<FailingFileSystem>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  env_ = env.get();
+  Reopen();
+  const std::string s = NewSession();
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "1")}, 1, kNoLease).ok());
+
+  fs->fail = true;
+  auto failed = log_->Append(s, {TextMessage(EventType::kUserMessage, "2")}, 2, kNoLease);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_FALSE(log_->health().ok());
+  fs->fail = false;
+  // The disk is fine again, but the log does not know what reached the WAL: it refuses writes.
+  auto refused = log_->Append(s, {TextMessage(EventType::kUserMessage, "3")}, kAppendAtHead, kNoLease);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("until it is reopened"), std::string::npos) << refused.status();
+  EXPECT_FALSE(log_->AcquireLease(s, "w", absl::Seconds(1)).ok());
+
+  Reopen();
+  EXPECT_TRUE(log_->health().ok());
+  std::vector<Event> events = ReadAll(s);
+  ASSERT_GE(events.size(), 1u);  // the failed append may or may not have reached the WAL
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "4")}, kAppendAtHead, kNoLease).ok());
+  events = ReadAll(s);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].seq, i + 1);
+  log_.reset();
+  env_ = nullptr;
+}
+
+TEST(SessionLogOpenTest, SecondOpenOfSameDirIsUnavailable) {
+  const std::string dir = MakeTempDir("lock");
+  RocksDbSessionLogOptions options;
+  options.path = dir;
+  auto first = OpenRocksDbSessionLog(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = OpenRocksDbSessionLog(options);
+  EXPECT_TRUE(absl::IsUnavailable(second.status())) << second.status();
+  first->reset();
+  RemoveDir(dir);
+}
+
+}  // namespace
+}  // namespace wake
