@@ -113,8 +113,8 @@ class Subscription {
   // The seq Next() will return first.
   virtual uint64_t cursor() const = 0;
   // Called (on the committer thread) after each append to this session, before that Append returns,
-  // for consumers that wait
-  // asynchronously (e.g. post a handler to an Asio executor, then call Next with a past deadline).
+  // for consumers that wait asynchronously (e.g. post a handler to an Asio executor, then call Next
+  // with a past deadline).
   virtual void SetNotifier(std::function<void()> notify) = 0;
   // Wakes a blocked Next(), which then returns Cancelled. Thread-safe.
   virtual void Cancel() = 0;
