@@ -699,7 +699,8 @@ absl::StatusOr<SessionPage> RocksDbSessionLog::ListSessions(const ListSessionsOp
 absl::StatusOr<EncodedAppend> RocksDbSessionLog::EncodeAppend(std::vector<Event>& events) {
   EncodedAppend out;
   if (events.empty()) return absl::InvalidArgumentError("Append: no events given");
-  const absl::Time now = options_.clock->Now();
+  // Events store time in microseconds: round here so the caller's view equals what is stored.
+  const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
   EncodeOptions encode;
   encode.blob_threshold = options_.blob_threshold;
   absl::flat_hash_set<std::string> seen_blobs;
