@@ -68,6 +68,13 @@ std::optional<std::string_view> StatusAfter(EventType type) {
   }
 }
 
+struct ColumnFamilies {
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* sessions = nullptr;
+  rocksdb::ColumnFamilyHandle* leases = nullptr;
+  rocksdb::ColumnFamilyHandle* blobs = nullptr;
+};
+
 // What the committer knows of one session: its record and its lease.
 struct SessionState {
   SessionInfo info;
@@ -90,7 +97,7 @@ struct EncodedAppend {
 // group's WriteBatch is durable.
 class GroupContext {
  public:
-  explicit GroupContext(RocksDbSessionLog* log) : log_(log) {}
+  GroupContext(RocksDbSessionLog* log, const ColumnFamilies& cf) : log_(log), cf_(cf) {}
 
   // The state of `session`, or NotFound. The pointer stays valid for the group.
   absl::StatusOr<SessionState*> Find(const IdBytes& session, std::string_view session_id);
@@ -101,12 +108,14 @@ class GroupContext {
   void MarkAppended(const IdBytes& session) { appended_.insert(session); }
 
   rocksdb::WriteBatch& batch() { return batch_; }
+  const ColumnFamilies& cf() const { return cf_; }
   absl::flat_hash_map<IdBytes, SessionState>& overlay() { return overlay_; }
   const absl::flat_hash_set<IdBytes>& info_changed() const { return info_changed_; }
   const absl::flat_hash_set<IdBytes>& appended() const { return appended_; }
 
  private:
   RocksDbSessionLog* log_;
+  const ColumnFamilies& cf_;
   rocksdb::WriteBatch batch_;
   absl::flat_hash_map<IdBytes, SessionState> overlay_;
   absl::flat_hash_set<IdBytes> info_changed_;
@@ -126,6 +135,22 @@ class WriteRequest {
   std::string session_id;
 };
 
+// A request whose caller receives a T (or the error).
+template <typename T>
+class RequestFor : public WriteRequest {
+ public:
+  void Complete(const absl::Status& status) override {
+    if (status.ok()) {
+      done(std::move(result));
+    } else {
+      done(status);
+    }
+  }
+
+  T result{};
+  std::function<void(absl::StatusOr<T>)> done;
+};
+
 class SubscriptionImpl;
 
 class RocksDbSessionLog final : public SessionLog {
@@ -134,6 +159,7 @@ class RocksDbSessionLog final : public SessionLog {
                     std::vector<rocksdb::ColumnFamilyHandle*> handles)
       : options_(std::move(options)), db_(std::move(db)), handles_(std::move(handles)) {
     write_options_.sync = options_.durability == Durability::kSync;
+    cf_ = ColumnFamilies{handles_[1], handles_[2], handles_[3], handles_[4]};
     committer_ = std::thread([this] { CommitterLoop(); });
   }
 
@@ -146,11 +172,6 @@ class RocksDbSessionLog final : public SessionLog {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     db_->Close().PermitUncheckedError();
   }
-
-  rocksdb::ColumnFamilyHandle* events_cf() const { return handles_[1]; }
-  rocksdb::ColumnFamilyHandle* sessions_cf() const { return handles_[2]; }
-  rocksdb::ColumnFamilyHandle* leases_cf() const { return handles_[3]; }
-  rocksdb::ColumnFamilyHandle* blobs_cf() const { return handles_[4]; }
 
   // --- sessions ---------------------------------------------------------------------------------
 
@@ -197,18 +218,31 @@ class RocksDbSessionLog final : public SessionLog {
   void CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& group);
   void NotifySubscribers(const IdBytes& session);
 
-  // Runs a request that completes through a callback and waits for its result.
-  template <typename T, typename MakeRequest>
-  absl::StatusOr<T> RunAndWait(MakeRequest make);
+  // A request for `session`, to be filled in by the caller and passed to RunAndWait or Enqueue.
+  template <typename Request>
+  static std::unique_ptr<Request> NewRequest(const IdBytes& session, std::string_view session_id) {
+    auto request = std::make_unique<Request>();
+    request->session = session;
+    request->session_id = std::string(session_id);
+    return request;
+  }
+  // Queues `request` and waits for its result.
+  template <typename T>
+  absl::StatusOr<T> RunAndWait(std::unique_ptr<RequestFor<T>> request);
 
   // Encodes events for an append on the caller's thread, so the committer only builds keys.
   absl::StatusOr<EncodedAppend> EncodeAppend(std::vector<Event>& events);
+  absl::StatusOr<std::unique_ptr<RequestFor<AppendResult>>> NewAppendRequest(std::string_view session_id,
+                                                                             std::vector<Event> events,
+                                                                             uint64_t expected_next_seq,
+                                                                             uint64_t lease_epoch);
 
   absl::StatusOr<std::string> GetBlob(std::string_view ref);
 
   const RocksDbSessionLogOptions options_;
   const std::unique_ptr<rocksdb::DB> db_;
-  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, events, sessions, leases, blobs]
+  ColumnFamilies cf_;
   rocksdb::WriteOptions write_options_;
 
   absl::Mutex queue_mu_;
@@ -256,7 +290,7 @@ absl::StatusOr<SessionState*> GroupContext::Insert(const IdBytes& session, std::
 
 // --- Requests -------------------------------------------------------------------------------------
 
-class AppendRequest final : public WriteRequest {
+class AppendRequest final : public RequestFor<AppendResult> {
  public:
   absl::Status Apply(GroupContext& ctx, absl::Time now) override {
     ASSIGN_OR_RETURN(SessionState * state, ctx.Find(session, session_id));
@@ -278,10 +312,10 @@ class AppendRequest final : public WriteRequest {
     }
     rocksdb::WriteBatch& batch = ctx.batch();
     for (size_t i = 0; i < encoded.values.size(); ++i) {
-      batch.Put(events_cf, ToSlice(EventKey(session, head + i)), ToSlice(encoded.values[i]));
+      batch.Put(ctx.cf().events, ToSlice(EventKey(session, head + i)), ToSlice(encoded.values[i]));
     }
     for (const auto& [key, payload] : encoded.blobs) {
-      batch.Put(blobs_cf, ToSlice(key), ToSlice(payload));
+      batch.Put(ctx.cf().blobs, ToSlice(key), ToSlice(payload));
     }
     state->info.next_seq = head + encoded.count;
     state->info.updated_at = now;
@@ -292,25 +326,13 @@ class AppendRequest final : public WriteRequest {
     return absl::OkStatus();
   }
 
-  void Complete(const absl::Status& status) override {
-    if (status.ok()) {
-      done(result);
-    } else {
-      done(status);
-    }
-  }
-
-  rocksdb::ColumnFamilyHandle* events_cf = nullptr;
-  rocksdb::ColumnFamilyHandle* blobs_cf = nullptr;
   EncodedAppend encoded;
   uint64_t expected_next_seq = 0;
   uint64_t lease_epoch = 0;
-  AppendResult result;
-  SessionLog::AppendCallback done;
 };
 
 // Create, update and delete of a session record.
-class SessionRequest final : public WriteRequest {
+class SessionRequest final : public RequestFor<SessionInfo> {
  public:
   enum class Kind { kCreate, kUpdate, kDelete };
 
@@ -318,13 +340,13 @@ class SessionRequest final : public WriteRequest {
     switch (kind) {
       case Kind::kCreate: {
         ASSIGN_OR_RETURN(SessionState * state, ctx.Insert(session, session_id));
-        state->info = info;
+        state->info = std::move(info);
         state->info.status = "idle";
         state->info.next_seq = 1;
         state->info.created_at = now;
         state->info.updated_at = now;
         ctx.MarkInfoChanged(session);
-        info = state->info;
+        result = state->info;
         return absl::OkStatus();
       }
       case Kind::kUpdate: {
@@ -339,16 +361,17 @@ class SessionRequest final : public WriteRequest {
         current.archived_at = info.archived_at;
         current.updated_at = now;
         ctx.MarkInfoChanged(session);
-        info = current;
+        result = current;
         return absl::OkStatus();
       }
       case Kind::kDelete: {
         ASSIGN_OR_RETURN(SessionState * state, ctx.Find(session, session_id));
         state->deleted = true;
         rocksdb::WriteBatch& batch = ctx.batch();
-        batch.DeleteRange(events_cf, ToSlice(EventKey(session, 0)), ToSlice(EventKey(session, UINT64_MAX)));
-        batch.Delete(sessions_cf, ToSlice(SessionKey(session)));
-        batch.Delete(leases_cf, ToSlice(SessionKey(session)));
+        batch.DeleteRange(ctx.cf().events, ToSlice(EventKey(session, 0)),
+                          ToSlice(EventKey(session, UINT64_MAX)));
+        batch.Delete(ctx.cf().sessions, ToSlice(SessionKey(session)));
+        batch.Delete(ctx.cf().leases, ToSlice(SessionKey(session)));
         ctx.MarkAppended(session);  // wakes subscribers, whose next read says NotFound
         return absl::OkStatus();
       }
@@ -356,23 +379,11 @@ class SessionRequest final : public WriteRequest {
     return absl::InternalError("unknown session request");
   }
 
-  void Complete(const absl::Status& status) override {
-    if (status.ok()) {
-      done(info);
-    } else {
-      done(status);
-    }
-  }
-
   Kind kind = Kind::kCreate;
-  SessionInfo info;
-  rocksdb::ColumnFamilyHandle* events_cf = nullptr;
-  rocksdb::ColumnFamilyHandle* sessions_cf = nullptr;
-  rocksdb::ColumnFamilyHandle* leases_cf = nullptr;
-  std::function<void(absl::StatusOr<SessionInfo>)> done;
+  SessionInfo info;  // kCreate, kUpdate: what the caller asked for
 };
 
-class LeaseRequest final : public WriteRequest {
+class LeaseRequest final : public RequestFor<Lease> {
  public:
   enum class Kind { kAcquire, kRenew, kRelease };
 
@@ -391,44 +402,37 @@ class LeaseRequest final : public WriteRequest {
         break;
       }
       case Kind::kRenew: {
-        if (!lease || lease->epoch != epoch || lease->owner.empty()) {
-          return absl::AbortedError(absl::StrCat("lease epoch ", epoch, " on ", ToAbsl(session_id),
-                                                 " is no longer current"));
-        }
+        RETURN_IF_ERROR(CheckHeld(lease));
         lease->expires_at = now + ttl;
         break;
       }
       case Kind::kRelease: {
-        if (!lease || lease->epoch != epoch || lease->owner.empty()) {
-          return absl::AbortedError(absl::StrCat("lease epoch ", epoch, " on ", ToAbsl(session_id),
-                                                 " is no longer current"));
-        }
+        RETURN_IF_ERROR(CheckHeld(lease));
         // The epoch stays: appends fenced with it keep failing after a later grant.
         lease->owner.clear();
         lease->expires_at = now;
         break;
       }
     }
-    ctx.batch().Put(leases_cf, ToSlice(SessionKey(session)), ToSlice(EncodeLeaseRecord(*lease)));
+    ctx.batch().Put(ctx.cf().leases, ToSlice(SessionKey(session)), ToSlice(EncodeLeaseRecord(*lease)));
     result = *lease;
     return absl::OkStatus();
   }
 
-  void Complete(const absl::Status& status) override {
-    if (status.ok()) {
-      done(result);
-    } else {
-      done(status);
-    }
-  }
-
   Kind kind = Kind::kAcquire;
-  std::string owner;
-  absl::Duration ttl;
-  uint64_t epoch = 0;
-  Lease result;
-  rocksdb::ColumnFamilyHandle* leases_cf = nullptr;
-  std::function<void(absl::StatusOr<Lease>)> done;
+  std::string owner;                      // kAcquire
+  absl::Duration ttl;                     // kAcquire, kRenew
+  uint64_t epoch = 0;                     // kRenew, kRelease: the epoch the caller holds
+
+ private:
+  // Renew and release need the caller's epoch to be the current, unreleased grant.
+  absl::Status CheckHeld(const std::optional<Lease>& lease) const {
+    if (!lease || lease->epoch != epoch || lease->owner.empty()) {
+      return absl::AbortedError(
+          absl::StrCat("lease epoch ", epoch, " on ", ToAbsl(session_id), " is no longer current"));
+    }
+    return absl::OkStatus();
+  }
 };
 
 // --- Subscription ---------------------------------------------------------------------------------
@@ -510,12 +514,12 @@ absl::StatusOr<SessionState*> RocksDbSessionLog::CommittedState(const IdBytes& s
   if (it != cache_.end()) return &it->second;
   const std::string key = SessionKey(session);
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), sessions_cf(), key, &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.sessions, key, &value);
   if (s.IsNotFound()) return nullptr;
   RETURN_IF_ERROR(FromRocks(s, "reading session record"));
   SessionState state;
   ASSIGN_OR_RETURN(state.info, DecodeSessionRecord(value));
-  s = db_->Get(rocksdb::ReadOptions(), leases_cf(), key, &value);
+  s = db_->Get(rocksdb::ReadOptions(), cf_.leases, key, &value);
   if (s.ok()) {
     ASSIGN_OR_RETURN(state.lease, DecodeLeaseRecord(value));
   } else if (!s.IsNotFound()) {
@@ -551,14 +555,14 @@ void RocksDbSessionLog::CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& 
     return;
   }
   const absl::Time now = options_.clock->Now();
-  GroupContext ctx(this);
+  GroupContext ctx(this, cf_);
   std::vector<absl::Status> statuses;
   statuses.reserve(group.size());
   for (auto& request : group) statuses.push_back(request->Apply(ctx, now));
   for (const IdBytes& session : ctx.info_changed()) {
     const SessionState& state = ctx.overlay().at(session);
     if (state.deleted) continue;
-    ctx.batch().Put(sessions_cf(), ToSlice(SessionKey(session)), ToSlice(EncodeSessionRecord(state.info)));
+    ctx.batch().Put(cf_.sessions, ToSlice(SessionKey(session)), ToSlice(EncodeSessionRecord(state.info)));
   }
 
   if (ctx.batch().Count() > 0) {
@@ -604,14 +608,14 @@ void RocksDbSessionLog::Unregister(const IdBytes& session, SubscriptionImpl* sub
   if (it->second.empty()) subscribers_.erase(it);
 }
 
-template <typename T, typename MakeRequest>
-absl::StatusOr<T> RocksDbSessionLog::RunAndWait(MakeRequest make) {
+template <typename T>
+absl::StatusOr<T> RocksDbSessionLog::RunAndWait(std::unique_ptr<RequestFor<T>> request) {
   absl::Notification finished;
   absl::StatusOr<T> result = absl::UnknownError("not completed");
-  auto request = make([&](absl::StatusOr<T> r) {
+  request->done = [&](absl::StatusOr<T> r) {
     result = std::move(r);
     finished.Notify();
-  });
+  };
   Enqueue(std::move(request));
   finished.WaitForNotification();
   return result;
@@ -619,21 +623,16 @@ absl::StatusOr<T> RocksDbSessionLog::RunAndWait(MakeRequest make) {
 
 absl::StatusOr<SessionInfo> RocksDbSessionLog::CreateSession(SessionInfo info) {
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, info.id));
-  return RunAndWait<SessionInfo>([&](auto done) {
-    auto request = std::make_unique<SessionRequest>();
-    request->kind = SessionRequest::Kind::kCreate;
-    request->session = session;
-    request->session_id = info.id;
-    request->info = std::move(info);
-    request->done = std::move(done);
-    return request;
-  });
+  auto request = NewRequest<SessionRequest>(session, info.id);
+  request->kind = SessionRequest::Kind::kCreate;
+  request->info = std::move(info);
+  return RunAndWait<SessionInfo>(std::move(request));
 }
 
 absl::StatusOr<SessionInfo> RocksDbSessionLog::GetSession(std::string_view session_id) {
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), sessions_cf(), SessionKey(session), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.sessions, SessionKey(session), &value);
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("session ", ToAbsl(session_id), " does not exist"));
   RETURN_IF_ERROR(FromRocks(s, "reading session record"));
   return DecodeSessionRecord(value);
@@ -641,36 +640,22 @@ absl::StatusOr<SessionInfo> RocksDbSessionLog::GetSession(std::string_view sessi
 
 absl::StatusOr<SessionInfo> RocksDbSessionLog::UpdateSession(const SessionInfo& info) {
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, info.id));
-  return RunAndWait<SessionInfo>([&](auto done) {
-    auto request = std::make_unique<SessionRequest>();
-    request->kind = SessionRequest::Kind::kUpdate;
-    request->session = session;
-    request->session_id = info.id;
-    request->info = info;
-    request->done = std::move(done);
-    return request;
-  });
+  auto request = NewRequest<SessionRequest>(session, info.id);
+  request->kind = SessionRequest::Kind::kUpdate;
+  request->info = info;
+  return RunAndWait<SessionInfo>(std::move(request));
 }
 
 absl::Status RocksDbSessionLog::DeleteSession(std::string_view session_id) {
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
-  return RunAndWait<SessionInfo>([&](auto done) {
-           auto request = std::make_unique<SessionRequest>();
-           request->kind = SessionRequest::Kind::kDelete;
-           request->session = session;
-           request->session_id = std::string(session_id);
-           request->events_cf = events_cf();
-           request->sessions_cf = sessions_cf();
-           request->leases_cf = leases_cf();
-           request->done = std::move(done);
-           return request;
-         })
-      .status();
+  auto request = NewRequest<SessionRequest>(session, session_id);
+  request->kind = SessionRequest::Kind::kDelete;
+  return RunAndWait<SessionInfo>(std::move(request)).status();
 }
 
 absl::StatusOr<SessionPage> RocksDbSessionLog::ListSessions(const ListSessionsOptions& options) {
   if (options.limit == 0) return absl::InvalidArgumentError("ListSessions: limit must be at least 1");
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), sessions_cf()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.sessions));
   if (options.after_session_id.empty()) {
     it->SeekToFirst();
   } else {
@@ -714,7 +699,7 @@ absl::StatusOr<EncodedAppend> RocksDbSessionLog::EncodeAppend(std::vector<Event>
     if (seen_blobs.insert(key).second) {
       // Stored once: skip the write when the blob is already there.
       std::string existing;
-      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), blobs_cf(), key, &existing);
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.blobs, key, &existing);
       if (s.IsNotFound()) {
         out.blobs.emplace_back(key, std::string(payload));
       } else {
@@ -743,40 +728,34 @@ absl::StatusOr<EncodedAppend> RocksDbSessionLog::EncodeAppend(std::vector<Event>
   return out;
 }
 
-void RocksDbSessionLog::AppendAsync(std::string_view session_id, std::vector<Event> events,
-                                    uint64_t expected_next_seq, uint64_t lease_epoch, AppendCallback done) {
-  auto session = ParseId(kSessionIdPrefix, session_id);
-  if (!session.ok()) return done(session.status());
-  auto encoded = EncodeAppend(events);
-  if (!encoded.ok()) return done(encoded.status());
-  auto request = std::make_unique<AppendRequest>();
-  request->session = *session;
-  request->session_id = std::string(session_id);
-  request->events_cf = events_cf();
-  request->blobs_cf = blobs_cf();
-  request->encoded = *std::move(encoded);
+absl::StatusOr<std::unique_ptr<RequestFor<AppendResult>>> RocksDbSessionLog::NewAppendRequest(
+    std::string_view session_id, std::vector<Event> events, uint64_t expected_next_seq, uint64_t lease_epoch) {
+  ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  ASSIGN_OR_RETURN(EncodedAppend encoded, EncodeAppend(events));
+  auto request = NewRequest<AppendRequest>(session, session_id);
+  request->encoded = std::move(encoded);
   request->expected_next_seq = expected_next_seq;
   request->lease_epoch = lease_epoch;
-  request->done = std::move(done);
-  Enqueue(std::move(request));
+  return request;
+}
+
+void RocksDbSessionLog::AppendAsync(std::string_view session_id, std::vector<Event> events,
+                                    uint64_t expected_next_seq, uint64_t lease_epoch, AppendCallback done) {
+  auto request = NewAppendRequest(session_id, std::move(events), expected_next_seq, lease_epoch);
+  if (!request.ok()) return done(request.status());
+  (*request)->done = std::move(done);
+  Enqueue(*std::move(request));
 }
 
 absl::StatusOr<AppendResult> RocksDbSessionLog::Append(std::string_view session_id, std::vector<Event> events,
                                                        uint64_t expected_next_seq, uint64_t lease_epoch) {
-  absl::Notification finished;
-  absl::StatusOr<AppendResult> result = absl::UnknownError("not completed");
-  AppendAsync(session_id, std::move(events), expected_next_seq, lease_epoch,
-              [&](absl::StatusOr<AppendResult> r) {
-                result = std::move(r);
-                finished.Notify();
-              });
-  finished.WaitForNotification();
-  return result;
+  ASSIGN_OR_RETURN(auto request, NewAppendRequest(session_id, std::move(events), expected_next_seq, lease_epoch));
+  return RunAndWait<AppendResult>(std::move(request));
 }
 
 absl::StatusOr<std::string> RocksDbSessionLog::GetBlob(std::string_view ref) {
   std::string payload;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), blobs_cf(), ToSlice(ref), &payload);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.blobs, ToSlice(ref), &payload);
   if (s.IsNotFound()) return absl::DataLossError(absl::StrCat("blob ", ToAbsl(ref), " is referenced but missing"));
   RETURN_IF_ERROR(FromRocks(s, "reading blob"));
   return payload;
@@ -795,7 +774,7 @@ absl::StatusOr<std::vector<Event>> RocksDbSessionLog::Read(std::string_view sess
   rocksdb::ReadOptions read;
   read.snapshot = snapshot;
   std::string record;
-  rocksdb::Status s = db_->Get(read, sessions_cf(), SessionKey(session), &record);
+  rocksdb::Status s = db_->Get(read, cf_.sessions, SessionKey(session), &record);
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("session ", ToAbsl(session_id), " does not exist"));
   RETURN_IF_ERROR(FromRocks(s, "reading session record"));
 
@@ -807,7 +786,7 @@ absl::StatusOr<std::vector<Event>> RocksDbSessionLog::Read(std::string_view sess
   rocksdb::Slice upper(end);
   read.iterate_upper_bound = &upper;
   read.prefix_same_as_start = true;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, events_cf()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf_.events));
   BlobGet get_blob = [this](std::string_view ref) { return GetBlob(ref); };
   bool filter[kEventTypeCount] = {};
   for (EventType t : options.types) filter[static_cast<int>(t)] = true;
@@ -852,56 +831,37 @@ absl::StatusOr<Lease> RocksDbSessionLog::AcquireLease(std::string_view session_i
   if (owner.empty()) return absl::InvalidArgumentError("AcquireLease: owner must not be empty");
   if (ttl <= absl::ZeroDuration()) return absl::InvalidArgumentError("AcquireLease: ttl must be positive");
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
-  return RunAndWait<Lease>([&](auto done) {
-    auto request = std::make_unique<LeaseRequest>();
-    request->kind = LeaseRequest::Kind::kAcquire;
-    request->session = session;
-    request->session_id = std::string(session_id);
-    request->owner = std::string(owner);
-    request->ttl = ttl;
-    request->leases_cf = leases_cf();
-    request->done = std::move(done);
-    return request;
-  });
+  auto request = NewRequest<LeaseRequest>(session, session_id);
+  request->kind = LeaseRequest::Kind::kAcquire;
+  request->owner = std::string(owner);
+  request->ttl = ttl;
+  return RunAndWait<Lease>(std::move(request));
 }
 
 absl::StatusOr<Lease> RocksDbSessionLog::RenewLease(std::string_view session_id, uint64_t epoch,
                                                     absl::Duration ttl) {
   if (ttl <= absl::ZeroDuration()) return absl::InvalidArgumentError("RenewLease: ttl must be positive");
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
-  return RunAndWait<Lease>([&](auto done) {
-    auto request = std::make_unique<LeaseRequest>();
-    request->kind = LeaseRequest::Kind::kRenew;
-    request->session = session;
-    request->session_id = std::string(session_id);
-    request->epoch = epoch;
-    request->ttl = ttl;
-    request->leases_cf = leases_cf();
-    request->done = std::move(done);
-    return request;
-  });
+  auto request = NewRequest<LeaseRequest>(session, session_id);
+  request->kind = LeaseRequest::Kind::kRenew;
+  request->epoch = epoch;
+  request->ttl = ttl;
+  return RunAndWait<Lease>(std::move(request));
 }
 
 absl::Status RocksDbSessionLog::ReleaseLease(std::string_view session_id, uint64_t epoch) {
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
-  return RunAndWait<Lease>([&](auto done) {
-           auto request = std::make_unique<LeaseRequest>();
-           request->kind = LeaseRequest::Kind::kRelease;
-           request->session = session;
-           request->session_id = std::string(session_id);
-           request->epoch = epoch;
-           request->leases_cf = leases_cf();
-           request->done = std::move(done);
-           return request;
-         })
-      .status();
+  auto request = NewRequest<LeaseRequest>(session, session_id);
+  request->kind = LeaseRequest::Kind::kRelease;
+  request->epoch = epoch;
+  return RunAndWait<Lease>(std::move(request)).status();
 }
 
 absl::StatusOr<Lease> RocksDbSessionLog::GetLease(std::string_view session_id) {
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
   RETURN_IF_ERROR(GetSession(session_id).status());
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), leases_cf(), SessionKey(session), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.leases, SessionKey(session), &value);
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("session ", ToAbsl(session_id), " has never been leased"));
   RETURN_IF_ERROR(FromRocks(s, "reading lease"));
   return DecodeLeaseRecord(value);
