@@ -11,10 +11,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "base/sync.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
@@ -165,8 +164,9 @@ class RocksDbSessionLog final : public SessionLog {
 
   ~RocksDbSessionLog() override {
     {
-      absl::MutexLock lock(&queue_mu_);
+      MutexLock lock(&queue_mu_);
       stopping_ = true;
+      queue_mu_.SignalAll();
     }
     committer_.join();
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
@@ -202,7 +202,7 @@ class RocksDbSessionLog final : public SessionLog {
   absl::StatusOr<Lease> GetLease(std::string_view session_id) override;
 
   absl::Status health() const override {
-    absl::MutexLock lock(&sticky_mu_);
+    MutexLock lock(&sticky_mu_);
     return sticky_error_;
   }
 
@@ -245,18 +245,18 @@ class RocksDbSessionLog final : public SessionLog {
   ColumnFamilies cf_;
   rocksdb::WriteOptions write_options_;
 
-  absl::Mutex queue_mu_;
+  Mutex queue_mu_;
   std::vector<std::unique_ptr<WriteRequest>> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread committer_;
 
-  mutable absl::Mutex sticky_mu_;
+  mutable Mutex sticky_mu_;
   absl::Status sticky_error_ ABSL_GUARDED_BY(sticky_mu_);
 
   // Committed session states; touched only by the committer thread.
   absl::flat_hash_map<IdBytes, SessionState> cache_;
 
-  absl::Mutex subs_mu_;
+  Mutex subs_mu_;
   absl::flat_hash_map<IdBytes, std::vector<SubscriptionImpl*>> subscribers_ ABSL_GUARDED_BY(subs_mu_);
 };
 
@@ -448,7 +448,7 @@ class SubscriptionImpl final : public Subscription {
     while (true) {
       uint64_t seen;
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         if (cancelled_) return absl::CancelledError("subscription cancelled");
         seen = generation_;
       }
@@ -461,11 +461,11 @@ class SubscriptionImpl final : public Subscription {
         return events;
       }
       // Nothing new: wait for the committer to say something was appended since `seen`.
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return generation_ != seen || cancelled_;
       };
-      if (!mu_.AwaitWithDeadline(absl::Condition(&changed), deadline)) {
+      if (!mu_.AwaitWithDeadline(changed, deadline)) {
         return std::vector<Event>{};
       }
     }
@@ -474,21 +474,23 @@ class SubscriptionImpl final : public Subscription {
   uint64_t cursor() const override { return cursor_; }
 
   void SetNotifier(std::function<void()> notify) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     notify_ = std::move(notify);
   }
 
   void Cancel() override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     cancelled_ = true;
+    mu_.SignalAll();
   }
 
   // Called by the committer after an append to this session.
   void Notify() {
     std::function<void()> notify;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       ++generation_;
+      mu_.SignalAll();
       notify = notify_;
     }
     if (notify) notify();
@@ -500,7 +502,7 @@ class SubscriptionImpl final : public Subscription {
   const std::string session_id_;
   uint64_t cursor_;  // consumer-owned
 
-  absl::Mutex mu_;
+  Mutex mu_;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> notify_ ABSL_GUARDED_BY(mu_);
@@ -529,17 +531,18 @@ absl::StatusOr<SessionState*> RocksDbSessionLog::CommittedState(const IdBytes& s
 }
 
 void RocksDbSessionLog::Enqueue(std::unique_ptr<WriteRequest> request) {
-  absl::MutexLock lock(&queue_mu_);
+  MutexLock lock(&queue_mu_);
   queue_.push_back(std::move(request));
+  queue_mu_.SignalAll();
 }
 
 void RocksDbSessionLog::CommitterLoop() {
   std::vector<std::unique_ptr<WriteRequest>> group;
   while (true) {
     {
-      absl::MutexLock lock(&queue_mu_);
+      MutexLock lock(&queue_mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return !queue_.empty() || stopping_; };
-      queue_mu_.Await(absl::Condition(&ready));
+      queue_mu_.Await(ready);
       if (queue_.empty()) return;  // stopping, and everything queued has been committed
       group.swap(queue_);
     }
@@ -572,7 +575,7 @@ void RocksDbSessionLog::CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& 
       // reopened and recovery has settled it (DESIGN.md rule 6).
       const absl::Status error = FromRocks(s, "writing to the session log");
       {
-        absl::MutexLock lock(&sticky_mu_);
+        MutexLock lock(&sticky_mu_);
         sticky_error_ = absl::FailedPreconditionError(absl::StrCat(
             "the session log refuses writes until it is reopened, after: ", error.message()));
       }
@@ -594,14 +597,14 @@ void RocksDbSessionLog::CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& 
 }
 
 void RocksDbSessionLog::NotifySubscribers(const IdBytes& session) {
-  absl::MutexLock lock(&subs_mu_);
+  MutexLock lock(&subs_mu_);
   auto it = subscribers_.find(session);
   if (it == subscribers_.end()) return;
   for (SubscriptionImpl* sub : it->second) sub->Notify();
 }
 
 void RocksDbSessionLog::Unregister(const IdBytes& session, SubscriptionImpl* sub) {
-  absl::MutexLock lock(&subs_mu_);
+  MutexLock lock(&subs_mu_);
   auto it = subscribers_.find(session);
   if (it == subscribers_.end()) return;
   std::erase(it->second, sub);
@@ -610,7 +613,7 @@ void RocksDbSessionLog::Unregister(const IdBytes& session, SubscriptionImpl* sub
 
 template <typename T>
 absl::StatusOr<T> RocksDbSessionLog::RunAndWait(std::unique_ptr<RequestFor<T>> request) {
-  absl::Notification finished;
+  Notification finished;
   absl::StatusOr<T> result = absl::UnknownError("not completed");
   request->done = [&](absl::StatusOr<T> r) {
     result = std::move(r);
@@ -821,7 +824,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> RocksDbSessionLog::Subscribe(std::
   RETURN_IF_ERROR(GetSession(session_id).status());
   auto sub = std::make_unique<SubscriptionImpl>(this, session, std::string(session_id),
                                                 std::max<uint64_t>(from_seq, 1));
-  absl::MutexLock lock(&subs_mu_);
+  MutexLock lock(&subs_mu_);
   subscribers_[session].push_back(sub.get());
   return sub;
 }

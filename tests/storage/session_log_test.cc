@@ -6,8 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
+#include "base/sync.h"
 #include "gtest/gtest.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
@@ -221,7 +220,7 @@ TEST_F(SessionLogTest, ConcurrentAppendersOneSessionNoGapsExactlyOneWinnerPerSeq
   constexpr int kAttemptsPerThread = 150;
   std::atomic<int> wins{0};
   std::atomic<int> aborts{0};
-  absl::Mutex mu;
+  Mutex mu;
   std::set<uint64_t> won_seqs;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -233,7 +232,7 @@ TEST_F(SessionLogTest, ConcurrentAppendersOneSessionNoGapsExactlyOneWinnerPerSeq
                               info->next_seq, kNoLease);
         if (r.ok()) {
           ++wins;
-          absl::MutexLock lock(&mu);
+          MutexLock lock(&mu);
           EXPECT_TRUE(won_seqs.insert(r->first_seq).second) << "seq won twice: " << r->first_seq;
         } else {
           ASSERT_TRUE(absl::IsAborted(r.status())) << r.status();
@@ -278,20 +277,21 @@ TEST_F(SessionLogTest, ConcurrentSessionsAllAppendsLand) {
 TEST_F(SessionLogTest, AppendAsyncCompletesOnCommit) {
   const std::string s = NewSession();
   constexpr int kAppends = 50;
-  absl::Mutex mu;
+  Mutex mu;
   int done = 0;
   std::vector<uint64_t> seqs;
   for (int i = 0; i < kAppends; ++i) {
     log_->AppendAsync(s, {TextMessage(EventType::kUserMessage, absl::StrCat(i))}, kAppendAtHead, kNoLease,
                       [&](absl::StatusOr<AppendResult> r) {
-                        absl::MutexLock lock(&mu);
+                        MutexLock lock(&mu);
                         ASSERT_TRUE(r.ok()) << r.status();
                         seqs.push_back(r->first_seq);
                         ++done;
+                        mu.SignalAll();
                       });
   }
-  absl::MutexLock lock(&mu);
-  mu.Await(absl::Condition(+[](int* d) { return *d == kAppends; }, &done));
+  MutexLock lock(&mu);
+  mu.Await([&] { return done == kAppends; });
   std::sort(seqs.begin(), seqs.end());
   for (int i = 0; i < kAppends; ++i) EXPECT_EQ(seqs[i], static_cast<uint64_t>(i + 1));
 }
