@@ -215,6 +215,11 @@ class RocksDbSessionLog final : public SessionLog {
   // Queues `request` for the committer.
   void Enqueue(std::unique_ptr<WriteRequest> request);
   void CommitterLoop();
+  // For synchronous callers: queues `request`, and when no group is being committed, takes the whole
+  // queue into `group` and returns true: the caller then commits it itself (CommitAsLeader), so a
+  // lone writer pays no thread hand-off on top of its WAL sync.
+  bool EnqueueOrLead(std::unique_ptr<WriteRequest> request, std::vector<std::unique_ptr<WriteRequest>>& group);
+  void CommitAsLeader(std::vector<std::unique_ptr<WriteRequest>>& group);
   void CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& group);
   void NotifySubscribers(const IdBytes& session);
 
@@ -248,12 +253,14 @@ class RocksDbSessionLog final : public SessionLog {
   Mutex queue_mu_;
   std::vector<std::unique_ptr<WriteRequest>> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // True while some thread commits a group; at most one does, which is what serialises cache_.
+  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread committer_;
 
   mutable Mutex sticky_mu_;
   absl::Status sticky_error_ ABSL_GUARDED_BY(sticky_mu_);
 
-  // Committed session states; touched only by the committer thread.
+  // Committed session states; touched only by the thread that is committing (see committing_).
   absl::flat_hash_map<IdBytes, SessionState> cache_;
 
   Mutex subs_mu_;
@@ -533,7 +540,26 @@ absl::StatusOr<SessionState*> RocksDbSessionLog::CommittedState(const IdBytes& s
 void RocksDbSessionLog::Enqueue(std::unique_ptr<WriteRequest> request) {
   MutexLock lock(&queue_mu_);
   queue_.push_back(std::move(request));
-  queue_mu_.SignalAll();
+  if (!committing_) queue_mu_.SignalAll();
+}
+
+bool RocksDbSessionLog::EnqueueOrLead(std::unique_ptr<WriteRequest> request,
+                                      std::vector<std::unique_ptr<WriteRequest>>& group) {
+  MutexLock lock(&queue_mu_);
+  queue_.push_back(std::move(request));
+  if (committing_) return false;  // the current committer, or the committer thread after it, takes it
+  committing_ = true;
+  group.swap(queue_);
+  return true;
+}
+
+void RocksDbSessionLog::CommitAsLeader(std::vector<std::unique_ptr<WriteRequest>>& group) {
+  CommitGroup(group);
+  group.clear();
+  MutexLock lock(&queue_mu_);
+  committing_ = false;
+  // Whatever queued meanwhile is the committer thread's: the leader's caller wants its result now.
+  if (!queue_.empty() || stopping_) queue_mu_.SignalAll();
 }
 
 void RocksDbSessionLog::CommitterLoop() {
@@ -541,13 +567,14 @@ void RocksDbSessionLog::CommitterLoop() {
   while (true) {
     {
       MutexLock lock(&queue_mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return !queue_.empty() || stopping_; };
-      queue_mu_.Await(ready);
+      queue_mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return !committing_ && (!queue_.empty() || stopping_);
+      });
       if (queue_.empty()) return;  // stopping, and everything queued has been committed
+      committing_ = true;
       group.swap(queue_);
     }
-    CommitGroup(group);
-    group.clear();
+    CommitAsLeader(group);
   }
 }
 
@@ -619,7 +646,8 @@ absl::StatusOr<T> RocksDbSessionLog::RunAndWait(std::unique_ptr<RequestFor<T>> r
     result = std::move(r);
     finished.Notify();
   };
-  Enqueue(std::move(request));
+  std::vector<std::unique_ptr<WriteRequest>> group;
+  if (EnqueueOrLead(std::move(request), group)) CommitAsLeader(group);
   finished.WaitForNotification();
   return result;
 }

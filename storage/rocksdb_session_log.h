@@ -3,9 +3,12 @@
 // "leases" and "blobs" sharing one WAL, so an append (events + session metadata + blobs) is one
 // atomic WriteBatch.
 //
-// Appends from every session queue to one committer thread, which writes all queued appends as one
-// WriteBatch with one WAL sync and then completes every waiter (group commit). That is what lets many
-// concurrent sessions append durably at a rate no per-append fsync can reach.
+// Writes from every session queue up and are committed in groups: all queued appends as one WriteBatch
+// with one WAL sync, then every waiter is completed (group commit). That is what lets many concurrent
+// sessions append durably at a rate no per-append fsync can reach. A blocking caller that finds no
+// group in progress commits the queue itself (as LevelDB's writers do), so a lone writer pays only
+// its sync; otherwise the log's committer thread takes the next group, and it alone serves
+// AppendAsync callers, who never block.
 //
 // Ownership: the returned SessionLog owns the database; destroying it drains queued appends, then
 // closes the database. Outstanding Subscriptions must be destroyed first.

@@ -15,8 +15,9 @@
 //    silently shortened result.
 //
 // Thread safety: every method may be called from any thread concurrently. Callbacks passed to
-// AppendAsync and Subscription notifiers run on the log's internal committer thread: they must be
-// quick and must not call back into the log's write methods (post work elsewhere instead).
+// AppendAsync and Subscription notifiers run on whichever thread commits the write: the log's
+// committer thread, or a thread inside one of the log's blocking write calls. They must be quick
+// and must not call back into the log's write methods (post work elsewhere instead).
 
 #include <cstdint>
 #include <functional>
@@ -112,7 +113,7 @@ class Subscription {
   virtual absl::StatusOr<std::vector<Event>> Next(size_t max_events, absl::Time deadline) = 0;
   // The seq Next() will return first.
   virtual uint64_t cursor() const = 0;
-  // Called (on the committer thread) after each append to this session, before that Append returns,
+  // Called (on the committing thread) after each append to this session, before that Append returns,
   // for consumers that wait asynchronously (e.g. post a handler to an Asio executor, then call Next
   // with a past deadline).
   virtual void SetNotifier(std::function<void()> notify) = 0;
@@ -141,8 +142,8 @@ class SessionLog {
   // a sticky write error or once the session is terminated. Blocks until durable.
   virtual absl::StatusOr<AppendResult> Append(std::string_view session_id, std::vector<Event> events,
                                               uint64_t expected_next_seq, uint64_t lease_epoch) = 0;
-  // The same, without blocking: `done` runs on the committer thread once the append is durable or
-  // has failed.
+  // The same, without blocking: `done` runs (on the committing thread) once the append is durable
+  // or has failed.
   using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
   virtual void AppendAsync(std::string_view session_id, std::vector<Event> events,
                            uint64_t expected_next_seq, uint64_t lease_epoch, AppendCallback done) = 0;
