@@ -11,7 +11,9 @@
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "schemas/ids.h"
+#include "storage/key_encoding.h"
 #include "storage/rocksdb_session_log.h"
+#include "rocksdb/db.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -296,6 +298,41 @@ TEST_F(SessionLogTest, AppendAsyncCompletesOnCommit) {
   for (int i = 0; i < kAppends; ++i) EXPECT_EQ(seqs[i], static_cast<uint64_t>(i + 1));
 }
 
+TEST_F(SessionLogTest, BlockingAndAsyncWritersInterleave) {
+  // Blocking writers commit groups themselves when no group is in progress; async writers rely on the
+  // committer thread. Mixed, every append must land exactly once and every waiter must be completed.
+  constexpr int kWriters = 4;
+  constexpr int kAppends = 60;
+  const std::string blocking = NewSession();
+  const std::string async = NewSession();
+  Mutex mu;
+  int async_done = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kWriters; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        log_->AppendAsync(async, {TextMessage(EventType::kUserMessage, absl::StrCat(t, "/", i))}, kAppendAtHead,
+                          kNoLease, [&](absl::StatusOr<AppendResult> r) {
+                            EXPECT_TRUE(r.ok()) << r.status();
+                            MutexLock lock(&mu);
+                            ++async_done;
+                            mu.SignalAll();
+                          });
+        auto r = log_->Append(blocking, {TextMessage(EventType::kUserMessage, absl::StrCat(t, "/", i))},
+                              kAppendAtHead, kNoLease);
+        ASSERT_TRUE(r.ok()) << r.status();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  {
+    MutexLock lock(&mu);
+    mu.Await([&] { return async_done == kWriters * kAppends; });
+  }
+  EXPECT_EQ(ReadAll(blocking).size(), static_cast<size_t>(kWriters * kAppends));
+  EXPECT_EQ(ReadAll(async).size(), static_cast<size_t>(kWriters * kAppends));
+}
+
 TEST_F(SessionLogTest, StatusFollowsStatusEvents) {
   const std::string s = NewSession();
   Event running;
@@ -543,6 +580,96 @@ TEST_F(SessionLogTest, FailedWriteIsStickyUntilReopen) {
   for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].seq, i + 1);
   log_.reset();
   env_ = nullptr;
+}
+
+// The closed log's database opened directly, to damage it behind the log's back.
+class RawDb {
+ public:
+  enum Family { kDefault, kEvents, kSessions, kLeases, kBlobs };
+
+  explicit RawDb(const std::string& dir) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {"default", "events", "sessions", "leases", "blobs"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    rocksdb::DB* db = nullptr;
+    status_ = rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles_, &db);
+    db_.reset(db);
+  }
+  ~RawDb() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  }
+  bool ok() const { return status_.ok(); }
+  bool Put(Family f, const std::string& key, const std::string& value) {
+    return db_->Put(rocksdb::WriteOptions(), handles_[f], key, value).ok();
+  }
+  bool Delete(Family f, const std::string& key) { return db_->Delete(rocksdb::WriteOptions(), handles_[f], key).ok(); }
+  std::vector<std::string> Keys(Family f) {
+    std::vector<std::string> keys;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[f]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
+    return keys;
+  }
+
+ private:
+  rocksdb::Status status_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+TEST_F(SessionLogTest, CorruptRecordsAreDataLossNeverSkipped) {
+  const std::string s = NewSession();
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "1"), TextMessage(EventType::kUserMessage, "2"),
+                               TextMessage(EventType::kUserMessage, "3")},
+                           1, kNoLease)
+                  .ok());
+  Event big = TextMessage(EventType::kAgentMessage, "big", 4000);  // over the 1 KiB blob threshold
+  ASSERT_TRUE(log_->Append(s, {big}, 4, kNoLease).ok());
+  const IdBytes id = *ParseId(kSessionIdPrefix, s);
+  ReadOptions from3;
+  from3.from_seq = 3;
+  ReadOptions from4;
+  from4.from_seq = 4;
+
+  // A record that does not decode.
+  log_.reset();
+  {
+    RawDb raw(dir_);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.Put(RawDb::kEvents, EventKey(id, 2), "this is not a cap'n proto message"));
+  }
+  Reopen();
+  auto read = log_->Read(s);
+  EXPECT_TRUE(absl::IsDataLoss(read.status())) << read.status();
+  EXPECT_NE(read.status().message().find("event 2"), std::string::npos) << read.status();
+  ReadOptions first;
+  first.limit = 1;
+  EXPECT_TRUE(log_->Read(s, first).ok());  // the records before the damage still read
+  EXPECT_TRUE(log_->Read(s, from3).ok());  // and those after it
+
+  // A blob referenced but gone: DataLoss, not an event with an empty payload.
+  log_.reset();
+  {
+    RawDb raw(dir_);
+    ASSERT_TRUE(raw.ok());
+    for (const std::string& key : raw.Keys(RawDb::kBlobs)) ASSERT_TRUE(raw.Delete(RawDb::kBlobs, key));
+  }
+  Reopen();
+  auto dangling = log_->Read(s, from4);
+  EXPECT_TRUE(absl::IsDataLoss(dangling.status())) << dangling.status();
+  EXPECT_NE(dangling.status().message().find("missing"), std::string::npos) << dangling.status();
+
+  // A deleted event: a gap is DataLoss, not a shorter log.
+  log_.reset();
+  {
+    RawDb raw(dir_);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.Delete(RawDb::kEvents, EventKey(id, 3)));
+  }
+  Reopen();
+  auto after_gap = log_->Read(s, from3);  // starts at the missing seq
+  EXPECT_TRUE(absl::IsDataLoss(after_gap.status())) << after_gap.status();
+  EXPECT_NE(after_gap.status().message().find("gap"), std::string::npos) << after_gap.status();
 }
 
 TEST(SessionLogOpenTest, SecondOpenOfSameDirIsUnavailable) {
