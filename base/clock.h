@@ -15,6 +15,8 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual absl::Time Now() const = 0;
+  // Waits for `d` of this clock's time (backoff between retries). A ManualClock just advances.
+  virtual void SleepFor(absl::Duration d) = 0;
 
   // The process-wide real clock. Never null; lives forever.
   static Clock* Real();
@@ -26,6 +28,7 @@ class ManualClock final : public Clock {
   explicit ManualClock(absl::Time start = absl::FromUnixSeconds(1'700'000'000))
       : micros_(absl::ToUnixMicros(start)) {}
   absl::Time Now() const override { return absl::FromUnixMicros(micros_.load()); }
+  void SleepFor(absl::Duration d) override { Advance(d); }
   void Advance(absl::Duration d) { micros_ += absl::ToInt64Microseconds(d); }
 
  private:
@@ -36,6 +39,7 @@ inline Clock* Clock::Real() {
   class RealClock final : public Clock {
    public:
     absl::Time Now() const override { return absl::Now(); }
+    void SleepFor(absl::Duration d) override { absl::SleepFor(d); }
   };
   static RealClock* const clock = new RealClock;
   return clock;

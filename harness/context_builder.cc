@@ -1,0 +1,122 @@
+#include "harness/context_builder.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace wake {
+
+bool AgentConfig::IsCustomTool(std::string_view name) const {
+  return std::any_of(custom_tools.begin(), custom_tools.end(), [&](const ToolDefinition& t) { return t.name == name; });
+}
+
+bool AgentConfig::NeedsConfirmation(std::string_view name) const {
+  return std::find(always_ask.begin(), always_ask.end(), name) != always_ask.end();
+}
+
+namespace {
+
+// Adds `block` to the conversation, merging it into the last message when the role is the same.
+void AddBlock(std::vector<Message>& messages, Message::Role role, MessageBlock block) {
+  if (messages.empty() || messages.back().role != role) {
+    messages.push_back(Message{role, {}});
+  }
+  messages.back().blocks.push_back(std::move(block));
+}
+
+MessageBlock FromContent(const ContentBlock& content) {
+  MessageBlock block;
+  switch (content.kind) {
+    case ContentBlock::Kind::kText:
+      block.kind = MessageBlock::Kind::kText;
+      block.text = content.text;
+      break;
+    case ContentBlock::Kind::kImage:
+      block.kind = MessageBlock::Kind::kImage;
+      block.media = content;
+      break;
+    case ContentBlock::Kind::kDocument:
+      block.kind = MessageBlock::Kind::kDocument;
+      block.media = content;
+      break;
+    case ContentBlock::Kind::kRedacted:
+      // Redacted content is withheld from the model too; an empty text block keeps the turn shape.
+      block.kind = MessageBlock::Kind::kText;
+      break;
+  }
+  return block;
+}
+
+bool HasToolResult(const Message& m) {
+  return std::any_of(m.blocks.begin(), m.blocks.end(),
+                     [](const MessageBlock& b) { return b.kind == MessageBlock::Kind::kToolResult; });
+}
+
+}  // namespace
+
+ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event>& events,
+                               const ContextOptions& options) {
+  ModelRequest request;
+  request.model = agent.model;
+  request.system = agent.system;
+  request.tools = agent.tools;
+  request.tools.insert(request.tools.end(), agent.custom_tools.begin(), agent.custom_tools.end());
+  request.max_tokens = agent.max_tokens;
+
+  std::vector<Message>& messages = request.messages;
+  for (const Event& event : events) {
+    if (event.seq > options.as_of_seq) break;
+    switch (event.type) {
+      case EventType::kUserMessage: {
+        for (const ContentBlock& c : event.content) AddBlock(messages, Message::Role::kUser, FromContent(c));
+        break;
+      }
+      case EventType::kAgentMessage:
+        for (const ContentBlock& c : event.content) AddBlock(messages, Message::Role::kAssistant, FromContent(c));
+        break;
+      case EventType::kAgentToolUse:
+      case EventType::kAgentCustomToolUse: {
+        MessageBlock block;
+        block.kind = MessageBlock::Kind::kToolUse;
+        block.tool_use_id = event.id;
+        block.name = event.name;
+        block.input_json = event.input_json;
+        AddBlock(messages, Message::Role::kAssistant, std::move(block));
+        break;
+      }
+      case EventType::kAgentToolResult:
+      case EventType::kUserCustomToolResult: {
+        MessageBlock block;
+        block.kind = MessageBlock::Kind::kToolResult;
+        block.tool_use_id = event.tool_use_id;
+        block.result = event.content;
+        block.is_error = event.is_error.value_or(false);
+        AddBlock(messages, Message::Role::kUser, std::move(block));
+        break;
+      }
+      default:
+        break;  // no model content
+    }
+  }
+  // Later events only append messages or add blocks to the newest one: all the others are stable.
+  request.stable_prefix_messages = messages.empty() ? 0 : messages.size() - 1;
+
+  if (options.max_messages > 0 && messages.size() > options.max_messages) {
+    // Start the window at a user message without tool results: the first inside the last max_messages,
+    // or, when there is none, the nearest before them (a longer window beats an orphaned tool result).
+    auto clean = [&](size_t i) { return messages[i].role == Message::Role::kUser && !HasToolResult(messages[i]); };
+    size_t start = messages.size() - options.max_messages;
+    size_t forward = start;
+    while (forward < messages.size() && !clean(forward)) ++forward;
+    if (forward < messages.size()) {
+      start = forward;
+    } else {
+      while (start > 0 && !clean(start)) --start;
+    }
+    messages.erase(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(start));
+    request.stable_prefix_messages =
+        request.stable_prefix_messages > start ? request.stable_prefix_messages - start : 0;
+  }
+  return request;
+}
+
+}  // namespace wake

@@ -1,0 +1,37 @@
+#pragma once
+// ContextBuilder: a session's events -> the model request for its next turn.
+//
+// A pure function (DESIGN.md rule 5): the same events and config give the same ModelRequest, byte for
+// byte once encoded, in any process. No clock, no randomness, no hash-map order.
+//
+// Mapping: user.message -> user text/image/document blocks; agent.message -> assistant text;
+// agent.tool_use / agent.custom_tool_use -> assistant tool_use (its id is the event id, so the
+// request does not depend on provider-generated ids); agent.tool_result / user.custom_tool_result ->
+// user tool_result. Consecutive blocks of one role merge into one message, so roles alternate.
+// Everything else (session.*, span.*, wake.*, confirmations, interrupts) carries no model content.
+//
+// The prefix of the request is stable from turn to turn: appending events only appends messages (or
+// blocks to the last message), never rewrites earlier ones, so prompt caching can reuse it.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "harness/agent_config.h"
+#include "harness/brain.h"
+#include "schemas/event.h"
+
+namespace wake {
+
+struct ContextOptions {
+  // Rewind: build as of this seq (events after it are ignored). Default: all events.
+  uint64_t as_of_seq = UINT64_MAX;
+  // Window: keep at most this many trailing messages (0 = all). The window starts at a user message
+  // that holds no tool results, so no tool_result loses its tool_use.
+  size_t max_messages = 0;
+};
+
+ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event>& events,
+                               const ContextOptions& options = {});
+
+}  // namespace wake

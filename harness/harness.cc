@@ -1,0 +1,309 @@
+#include "harness/harness.h"
+
+#include <algorithm>
+#include <random>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "harness/context_builder.h"
+#include "harness/next_action.h"
+#include "schemas/ids.h"
+
+namespace wake {
+
+Harness::Harness(SessionLog* log, Brain* brain, SessionHands* hands, HarnessOptions options)
+    : log_(log), brain_(brain), hands_(hands), options_(std::move(options)) {}
+
+// One Wake of one session: the lease, the events seen so far, and the steps.
+class Harness::Run {
+ public:
+  Run(const Harness& harness, std::string_view session_id, const AgentConfig& agent)
+      : h_(harness), session_id_(session_id), agent_(agent) {}
+
+  absl::Status Go() {
+    ASSIGN_OR_RETURN(lease_, h_.log_->AcquireLease(session_id_, h_.options_.worker_id, h_.options_.lease_ttl));
+    ASSIGN_OR_RETURN(events_, h_.log_->Read(session_id_));
+    for (const Event& e : events_) Track(e);
+    Event woke = NewEvent(EventType::kHarnessWoke);
+    woke.worker_id = h_.options_.worker_id;
+    woke.lease_epoch = lease_.epoch;
+    RETURN_IF_ERROR(Append({std::move(woke)}));
+    while (true) {
+      RETURN_IF_ERROR(CatchUp());
+      NextAction action = DecideNextAction(events_, agent_);
+      if (action.kind == NextAction::Kind::kNone) break;
+      RETURN_IF_ERROR(Act(action));
+    }
+    // Best effort: an unreleased lease simply expires.
+    h_.log_->ReleaseLease(session_id_, lease_.epoch).IgnoreError();
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Act(const NextAction& action) {
+    switch (action.kind) {
+      case NextAction::Kind::kNone:
+        return absl::OkStatus();
+      case NextAction::Kind::kCallModel:
+        return CallModel();
+      case NextAction::Kind::kRunTool:
+        return RunTool(action.tool_use, /*recovering=*/false);
+      case NextAction::Kind::kRecoverTool:
+        return RunTool(action.tool_use, /*recovering=*/true);
+      case NextAction::Kind::kDenyTool: {
+        std::string why = "The user denied this tool call.";
+        if (!action.deny_message.empty()) absl::StrAppend(&why, " They said: ", action.deny_message);
+        return Append(WithRunning({ToolResultEvent(action.tool_use, why, /*is_error=*/true)}));
+      }
+      case NextAction::Kind::kAwaitClient: {
+        Event idle = NewEvent(EventType::kSessionStatusIdle);
+        idle.stop_reason.kind = StopReason::Kind::kRequiresAction;
+        for (const Event& e : action.pending) idle.stop_reason.event_ids.push_back(e.id);
+        return Append({std::move(idle)});
+      }
+      case NextAction::Kind::kInterrupt: {
+        std::vector<Event> batch;
+        for (const Event& pending : action.pending) {
+          batch.push_back(ToolResultEvent(pending, "The user interrupted the turn before this tool call ran.",
+                                          /*is_error=*/true));
+        }
+        Event idle = NewEvent(EventType::kSessionStatusIdle);
+        idle.stop_reason.kind = StopReason::Kind::kEndTurn;
+        batch.push_back(std::move(idle));
+        return Append(std::move(batch));
+      }
+    }
+    return absl::InternalError("unknown action");
+  }
+
+  absl::Status CallModel() {
+    const ModelRequest request = BuildModelRequest(agent_, events_);
+    absl::Duration backoff = h_.options_.initial_backoff;
+    for (int attempt = 1;; ++attempt) {
+      Event start = NewEvent(EventType::kSpanModelRequestStart);
+      const std::string start_id = start.id;
+      RETURN_IF_ERROR(Append(WithRunning({std::move(start)})));
+      RETURN_IF_ERROR(RenewLeaseIfDue());
+      absl::StatusOr<ModelTurn> turn = h_.brain_->Stream(request, nullptr, nullptr);
+      if (turn.ok()) return AppendTurn(start_id, *turn);
+
+      Event end = NewEvent(EventType::kSpanModelRequestEnd);
+      end.model_request_start_id = start_id;
+      end.is_error = true;
+      const bool retryable = absl::IsUnavailable(turn.status());
+      std::string upstream = UpstreamErrorType(turn.status());
+      if (upstream.empty()) upstream = retryable ? "model_request_failed_error" : "unknown_error";
+      if (retryable && attempt < h_.options_.max_model_attempts) {
+        Event rescheduled = NewEvent(EventType::kSessionStatusRescheduled);
+        RETURN_IF_ERROR(Append({std::move(end), std::move(rescheduled)}));
+        absl::Duration wait = Jittered(backoff);
+        if (auto hint = RetryAfter(turn.status())) wait = std::max(wait, *hint);
+        h_.options_.clock->SleepFor(wait);
+        backoff = std::min(backoff * 2, h_.options_.max_backoff);
+        continue;
+      }
+      Event error = NewEvent(EventType::kSessionError);
+      error.error.type = MapUpstreamType(upstream);
+      error.error.message = std::string(turn.status().message());
+      error.error.retry_status =
+          retryable ? SessionErrorInfo::RetryStatus::kExhausted : SessionErrorInfo::RetryStatus::kTerminal;
+      Event idle = NewEvent(EventType::kSessionStatusIdle);
+      idle.stop_reason.kind = retryable ? StopReason::Kind::kRetriesExhausted : StopReason::Kind::kEndTurn;
+      return Append({std::move(end), std::move(error), std::move(idle)});
+    }
+  }
+
+  // The turn's outputs and the span's end in one append: no crash leaves half a turn behind.
+  absl::Status AppendTurn(const std::string& start_id, const ModelTurn& turn) {
+    std::vector<Event> batch;
+    Event message = NewEvent(EventType::kAgentMessage);
+    bool has_tool_calls = false;
+    auto flush_text = [&] {
+      if (message.content.empty()) return;
+      batch.push_back(std::move(message));
+      message = NewEvent(EventType::kAgentMessage);
+    };
+    for (const TurnBlock& block : turn.blocks) {
+      switch (block.kind) {
+        case TurnBlock::Kind::kText: {
+          ContentBlock text;
+          text.text = block.text;
+          message.content.push_back(std::move(text));
+          break;
+        }
+        case TurnBlock::Kind::kThinking:
+          flush_text();
+          batch.push_back(NewEvent(EventType::kAgentThinking));
+          break;
+        case TurnBlock::Kind::kToolUse: {
+          flush_text();
+          Event use = NewEvent(agent_.IsCustomTool(block.name) ? EventType::kAgentCustomToolUse
+                                                               : EventType::kAgentToolUse);
+          use.name = block.name;
+          use.input_json = block.input_json.empty() ? "{}" : block.input_json;
+          batch.push_back(std::move(use));
+          has_tool_calls = true;
+          break;
+        }
+      }
+    }
+    flush_text();
+    Event end = NewEvent(EventType::kSpanModelRequestEnd);
+    end.model_request_start_id = start_id;
+    end.is_error = false;
+    end.model_usage = turn.usage;
+    batch.push_back(std::move(end));
+    if (!has_tool_calls) {
+      Event idle = NewEvent(EventType::kSessionStatusIdle);
+      idle.stop_reason.kind = StopReason::Kind::kEndTurn;
+      batch.push_back(std::move(idle));
+    }
+    return Append(std::move(batch));
+  }
+
+  absl::Status RunTool(const Event& tool_use, bool recovering) {
+    const std::string key = absl::StrCat(session_id_, "/", tool_use.id);
+    if (recovering && !IsIdempotentTool(tool_use.name)) {
+      // It may or may not have run: running it again could do its effect twice. The model decides.
+      return Append(WithRunning({ToolResultEvent(
+          tool_use,
+          absl::StrCat("The tool call was interrupted (the worker running it stopped) and its outcome is "
+                       "unknown. It was not re-run, because ",
+                       tool_use.name, " is not idempotent. Check its effects before trying again."),
+          /*is_error=*/true)}));
+    }
+    if (!recovering) {
+      Event started = NewEvent(EventType::kToolStarted);
+      started.tool_use_id = tool_use.id;
+      started.name = tool_use.name;
+      started.idempotency_key = key;
+      RETURN_IF_ERROR(Append(WithRunning({std::move(started)})));
+    }
+    RETURN_IF_ERROR(RenewLeaseIfDue());
+    ToolCall call{tool_use.name, tool_use.input_json, key};
+    absl::StatusOr<ToolResult> result = h_.hands_->Execute(session_id_, call);
+    Event result_event = NewEvent(EventType::kAgentToolResult);
+    result_event.tool_use_id = tool_use.id;
+    if (result.ok()) {
+      result_event.content = std::move(result->content);
+      result_event.is_error = result->is_error;
+    } else {
+      // The hand could not run the call (it died, or none could be provisioned): a tool error the
+      // model can see; the next call gets a fresh hand.
+      ContentBlock text;
+      text.text = absl::StrCat("The tool could not run: ", result.status().message());
+      result_event.content.push_back(std::move(text));
+      result_event.is_error = true;
+    }
+    return Append(WithRunning({std::move(result_event)}));
+  }
+
+  // --- helpers ------------------------------------------------------------------------------------
+
+  Event NewEvent(EventType type) const {
+    Event e;
+    e.type = type;
+    e.id = NewEventId(h_.options_.clock->Now());
+    return e;
+  }
+
+  Event ToolResultEvent(const Event& tool_use, std::string text, bool is_error) const {
+    // Also for a custom tool the harness closes itself (interrupt): an agent.tool_result, so the log
+    // says the result came from the agent side, not from the client.
+    Event e = NewEvent(EventType::kAgentToolResult);
+    e.tool_use_id = tool_use.id;
+    ContentBlock block;
+    block.text = std::move(text);
+    e.content.push_back(std::move(block));
+    e.is_error = is_error;
+    return e;
+  }
+
+  // Prefixes session.status_running when the session is not running yet.
+  std::vector<Event> WithRunning(std::vector<Event> batch) const {
+    if (!running_) batch.insert(batch.begin(), NewEvent(EventType::kSessionStatusRunning));
+    return batch;
+  }
+
+  // Appends at the expected seq under the lease. A seq conflict means a client event (a message, an
+  // interrupt) landed first: read it and append after it. A lost lease ends the run with Aborted.
+  absl::Status Append(std::vector<Event> batch) {
+    while (true) {
+      const uint64_t next = events_.empty() ? 1 : events_.back().seq + 1;
+      absl::StatusOr<AppendResult> r = h_.log_->Append(session_id_, batch, next, lease_.epoch);
+      if (r.ok()) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          batch[i].seq = r->first_seq + i;
+          Track(batch[i]);
+          events_.push_back(std::move(batch[i]));
+        }
+        return absl::OkStatus();
+      }
+      if (!absl::IsAborted(r.status())) return r.status();
+      ASSIGN_OR_RETURN(Lease current, h_.log_->GetLease(session_id_));
+      if (current.epoch != lease_.epoch) {
+        return absl::AbortedError(absl::StrCat("worker ", h_.options_.worker_id, " lost the lease on ",
+                                               ToAbsl(session_id_), " to ", current.owner, ": stopping"));
+      }
+      RETURN_IF_ERROR(CatchUp());
+      for (Event& e : batch) e.seq = 0;
+    }
+  }
+
+  // Reads what others (clients) appended since the last event we know.
+  absl::Status CatchUp() {
+    ReadOptions from;
+    from.from_seq = events_.empty() ? 1 : events_.back().seq + 1;
+    ASSIGN_OR_RETURN(std::vector<Event> fresh, h_.log_->Read(session_id_, from));
+    for (Event& e : fresh) {
+      Track(e);
+      events_.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }
+
+  void Track(const Event& e) {
+    if (e.type == EventType::kSessionStatusRunning) running_ = true;
+    if (e.type == EventType::kSessionStatusIdle || e.type == EventType::kSessionStatusTerminated) running_ = false;
+  }
+
+  absl::Status RenewLeaseIfDue() {
+    const absl::Time now = h_.options_.clock->Now();
+    if (lease_.expires_at - now > h_.options_.lease_ttl / 2) return absl::OkStatus();
+    ASSIGN_OR_RETURN(lease_, h_.log_->RenewLease(session_id_, lease_.epoch, h_.options_.lease_ttl));
+    return absl::OkStatus();
+  }
+
+  absl::Duration Jittered(absl::Duration d) {
+    // Full jitter in [d/2, d]: spreads retries of many sessions without a shared clock.
+    std::uniform_real_distribution<double> fraction(0.5, 1.0);
+    return d * fraction(rng_);
+  }
+
+  // The Managed Agents error types a session.error may carry.
+  static std::string MapUpstreamType(const std::string& upstream) {
+    if (upstream == "overloaded_error") return "model_overloaded_error";
+    if (upstream == "rate_limit_error") return "model_rate_limited_error";
+    if (upstream == "model_request_failed_error" || upstream == "api_error") return "model_request_failed_error";
+    return "unknown_error";
+  }
+
+  const Harness& h_;
+  const std::string session_id_;
+  const AgentConfig& agent_;
+  Lease lease_;
+  std::vector<Event> events_;
+  bool running_ = false;
+  std::minstd_rand rng_{std::random_device{}()};
+};
+
+absl::Status Harness::Wake(std::string_view session_id, const AgentConfig& agent) {
+  Run run(*this, session_id, agent);
+  return run.Go();
+}
+
+}  // namespace wake

@@ -1,0 +1,64 @@
+#pragma once
+// Harness: the stateless loop that drives one session. Wake(session) takes the session's lease,
+// replays its log, and acts (DecideNextAction) until the session is idle or waits for its client:
+// calls the model, appends what it said, runs tool calls on the session's hand, appends results.
+//
+// Everything it knows comes from the log, so any worker can wake any session after a crash
+// (DESIGN.md "Rules that make crash recovery correct"). Every append carries the expected next seq and
+// the lease epoch; when another worker has taken the lease, Wake returns Aborted at once.
+//
+// What a model turn writes, and why in this shape:
+//   [session.status_running]            when the session was not running
+//   span.model_request_start            before the request (a start with no end = retry it, rule 4)
+//   agent.message, agent.tool_use...,   the turn's outputs, appended together with the span's end
+//   span.model_request_end              so a crash never leaves half a turn in the log
+//   [session.status_idle end_turn]      when the model is done and no tool call is pending
+// A tool call writes wake.tool_started before it runs (rule 3) and agent.tool_result after.
+// Retryable model errors write session.status_rescheduled and back off (exponential, jittered,
+// honouring retry-after); after the last attempt: session.error and idle with retries_exhausted.
+//
+// Ownership: the log, brain, hands and clock are borrowed and must outlive the Harness.
+// Thread safety: Wake may run concurrently for different sessions; the lease keeps two workers (in
+// one process or several) off the same session.
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "harness/agent_config.h"
+#include "harness/brain.h"
+#include "sandbox/hand.h"
+#include "storage/session_log.h"
+
+namespace wake {
+
+struct HarnessOptions {
+  std::string worker_id = "harness";
+  absl::Duration lease_ttl = absl::Seconds(60);
+  // Model attempts per turn, the first included, before the session goes idle with retries_exhausted.
+  int max_model_attempts = 4;
+  absl::Duration initial_backoff = absl::Seconds(1);
+  absl::Duration max_backoff = absl::Seconds(30);
+  Clock* clock = Clock::Real();  // not owned
+};
+
+class Harness {
+ public:
+  Harness(SessionLog* log, Brain* brain, SessionHands* hands, HarnessOptions options);
+
+  // Drives `session_id` until it is idle or waiting for its client; OK then. Aborted when another
+  // worker holds the lease or takes it meanwhile; the log's error when an append fails.
+  absl::Status Wake(std::string_view session_id, const AgentConfig& agent);
+
+ private:
+  class Run;
+
+  SessionLog* const log_;
+  Brain* const brain_;
+  SessionHands* const hands_;
+  const HarnessOptions options_;
+};
+
+}  // namespace wake

@@ -1,0 +1,30 @@
+#pragma once
+// ScriptedBrain: a deterministic stand-in for a model, read from a script. For demos, tests and
+// benchmarks only; its kind() says "scripted (not a model)" wherever it is shown.
+//
+// Script format (JSON):
+//   {"turns": [
+//      {"text": "Let me look.", "tool_calls": [{"name": "bash", "input": {"command": "ls"}}]},
+//      {"text": "The directory holds README.md."}
+//   ]}
+// The reply to a request is turn k, where k is the number of assistant messages already in the
+// request, so the same conversation always gets the same reply, in any process, after any crash.
+// A turn with tool calls stops with "tool_use", one without with "end_turn". Past the last turn, the
+// reply says the script is exhausted and ends the turn.
+//
+// Thread-safe: immutable after construction.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "harness/brain.h"
+
+namespace wake {
+
+// InvalidArgument (naming the problem) when the script is not of the format above.
+absl::StatusOr<std::unique_ptr<Brain>> NewScriptedBrain(std::string_view script_json);
+absl::StatusOr<std::unique_ptr<Brain>> LoadScriptedBrain(const std::string& path);
+
+}  // namespace wake

@@ -1,0 +1,7 @@
+#include "sandbox/hand.h"
+
+namespace wake {
+
+bool IsIdempotentTool(std::string_view name) { return name == "read" || name == "glob" || name == "grep"; }
+
+}  // namespace wake
