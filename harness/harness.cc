@@ -88,12 +88,16 @@ class Harness::Run {
       const std::string start_id = start.id;
       RETURN_IF_ERROR(Append(WithRunning({std::move(start)})));
       RETURN_IF_ERROR(RenewLeaseIfDue());
-      absl::StatusOr<ModelTurn> turn = h_.brain_->Stream(request, nullptr, nullptr);
+      absl::StatusOr<ModelTurn> turn = StreamUnlessInterrupted(request);
       if (turn.ok()) return AppendTurn(start_id, *turn);
 
       Event end = NewEvent(EventType::kSpanModelRequestEnd);
       end.model_request_start_id = start_id;
       end.is_error = true;
+      if (absl::IsCancelled(turn.status())) {
+        // A user.interrupt stopped the request; the next decision sees it and ends the turn.
+        return Append({std::move(end)});
+      }
       const bool retryable = absl::IsUnavailable(turn.status());
       std::string upstream = UpstreamErrorType(turn.status());
       if (upstream.empty()) upstream = retryable ? "model_request_failed_error" : "unknown_error";
@@ -115,6 +119,30 @@ class Harness::Run {
       idle.stop_reason.kind = retryable ? StopReason::Kind::kRetriesExhausted : StopReason::Kind::kEndTurn;
       return Append({std::move(end), std::move(error), std::move(idle)});
     }
+  }
+
+  // Streams the model's turn while a watcher follows the log: a user.interrupt appended meanwhile
+  // cancels the transfer (the brain then returns Cancelled).
+  absl::StatusOr<ModelTurn> StreamUnlessInterrupted(const ModelRequest& request) {
+    CancelToken cancel;
+    const uint64_t from = events_.empty() ? 1 : events_.back().seq + 1;
+    ASSIGN_OR_RETURN(std::unique_ptr<Subscription> sub, h_.log_->Subscribe(session_id_, from));
+    std::thread watcher([&] {
+      while (true) {
+        absl::StatusOr<std::vector<Event>> fresh = sub->Next(64, absl::InfiniteFuture());
+        if (!fresh.ok()) return;  // cancelled when the turn is over
+        for (const Event& e : *fresh) {
+          if (e.type == EventType::kUserInterrupt) {
+            cancel.Cancel();
+            return;
+          }
+        }
+      }
+    });
+    absl::StatusOr<ModelTurn> turn = h_.brain_->Stream(request, nullptr, &cancel);
+    sub->Cancel();
+    watcher.join();
+    return turn;
   }
 
   // The turn's outputs and the span's end in one append: no crash leaves half a turn behind.

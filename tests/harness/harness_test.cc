@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "base/strings.h"
+#include "base/sync.h"
 #include "harness/scripted_brain.h"
 #include "schemas/ids.h"
 #include "storage/rocksdb_session_log.h"
@@ -221,6 +222,42 @@ TEST_F(HarnessTest, InterruptClosesTheTurn) {
   for (const Event& e : events) error_results += e.type == EventType::kAgentToolResult && e.is_error.value_or(false);
   EXPECT_EQ(error_results, 2);  // both unconfirmed calls closed, none ran
   EXPECT_TRUE(hands_.calls().empty());
+}
+
+// A brain that streams until it is cancelled.
+class UntilCancelledBrain final : public Brain {
+ public:
+  std::string_view kind() const override { return "until-cancelled"; }
+  absl::StatusOr<ModelTurn> Stream(const ModelRequest&, StreamObserver*, const CancelToken* cancel) override {
+    started.Notify();
+    // Real brains check the token between chunks; this one has no chunks, so it just watches it.
+    while (!cancel->cancelled()) std::this_thread::yield();
+    return absl::CancelledError("interrupted");
+  }
+  Notification started;
+};
+
+TEST_F(HarnessTest, InterruptCancelsAModelRequestInFlight) {
+  const std::string s = NewSessionWithMessage();
+  UntilCancelledBrain brain;
+  Harness harness(log_.get(), &brain, &hands_, Options());
+  absl::Status status;
+  std::thread worker([&] { status = harness.Wake(s, agent_); });
+  brain.started.WaitForNotification();
+  Event interrupt;
+  interrupt.type = EventType::kUserInterrupt;
+  interrupt.id = NewEventId(clock_.Now());
+  ASSERT_TRUE(log_->Append(s, {interrupt}, kAppendAtHead, kNoLease).ok());
+  worker.join();
+  ASSERT_TRUE(status.ok()) << status;
+  std::vector<Event> events = Events(s);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back().type, EventType::kSessionStatusIdle);
+  EXPECT_EQ(events.back().stop_reason.kind, StopReason::Kind::kEndTurn);
+  const Event& end = events[events.size() - 2];
+  EXPECT_EQ(end.type, EventType::kSpanModelRequestEnd);
+  EXPECT_TRUE(end.is_error.value_or(false));
+  for (const Event& e : events) EXPECT_NE(e.type, EventType::kSessionError);
 }
 
 TEST_F(HarnessTest, TwoHarnessesOnOneSessionExactlyOneProceeds) {
