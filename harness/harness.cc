@@ -1,6 +1,7 @@
 #include "harness/harness.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <thread>
 #include <utility>
@@ -28,10 +29,11 @@ class Harness::Run {
     ASSIGN_OR_RETURN(lease_, h_.log_->AcquireLease(session_id_, h_.options_.worker_id, h_.options_.lease_ttl));
     ASSIGN_OR_RETURN(events_, h_.log_->Read(session_id_));
     for (const Event& e : events_) Track(e);
+    // The woke marker rides on the first append, saving a sync; a wake with nothing to do writes nothing.
     Event woke = NewEvent(EventType::kHarnessWoke);
     woke.worker_id = h_.options_.worker_id;
     woke.lease_epoch = lease_.epoch;
-    RETURN_IF_ERROR(Append({std::move(woke)}));
+    pending_marker_ = std::move(woke);
     while (true) {
       RETURN_IF_ERROR(CatchUp());
       NextAction action = DecideNextAction(events_, agent_);
@@ -260,6 +262,10 @@ class Harness::Run {
   // Appends at the expected seq under the lease. A seq conflict means a client event (a message, an
   // interrupt) landed first: read it and append after it. A lost lease ends the run with Aborted.
   absl::Status Append(std::vector<Event> batch) {
+    if (pending_marker_) {
+      batch.insert(batch.begin(), *std::move(pending_marker_));
+      pending_marker_.reset();
+    }
     while (true) {
       const uint64_t next = events_.empty() ? 1 : events_.back().seq + 1;
       absl::StatusOr<AppendResult> r = h_.log_->Append(session_id_, batch, next, lease_.epoch);
@@ -324,6 +330,7 @@ class Harness::Run {
   const std::string session_id_;
   const AgentConfig& agent_;
   Lease lease_;
+  std::optional<Event> pending_marker_;  // wake.harness_woke, until the first append
   std::vector<Event> events_;
   bool running_ = false;
   std::minstd_rand rng_{std::random_device{}()};

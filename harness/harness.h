@@ -7,6 +7,8 @@
 // (DESIGN.md "Rules that make crash recovery correct"). Every append carries the expected next seq and
 // the lease epoch; when another worker has taken the lease, Wake returns Aborted at once.
 //
+// The first append of a Wake carries wake.harness_woke (worker id, lease epoch); a Wake that finds
+// nothing to do writes nothing.
 // What a model turn writes, and why in this shape:
 //   [session.status_running]            when the session was not running
 //   span.model_request_start            before the request (a start with no end = retry it, rule 4)
