@@ -10,6 +10,7 @@
 // Unlike absl::Mutex, a waiter is only re-checked when someone calls SignalAll() (or Signal()) after
 // changing the state it waits on.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -67,21 +68,20 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
 };
 
 // A one-shot event: Notify() once, WaitForNotification() any number of times.
+// On a C++20 atomic wait (a futex): Notify is one store and one wake, with no mutex to take, which
+// matters when one committer completes dozens of waiters per group commit.
 class Notification {
  public:
   void Notify() {
-    MutexLock lock(&mu_);
-    notified_ = true;
-    mu_.SignalAll();
+    notified_.store(true, std::memory_order_release);
+    notified_.notify_all();
   }
   void WaitForNotification() {
-    MutexLock lock(&mu_);
-    mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return notified_; });
+    while (!notified_.load(std::memory_order_acquire)) notified_.wait(false, std::memory_order_acquire);
   }
 
  private:
-  Mutex mu_;
-  bool notified_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> notified_{false};
 };
 
 }  // namespace wake
