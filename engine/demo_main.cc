@@ -1,8 +1,12 @@
-// wake_demo: the smallest end-to-end use of wake's embedded session log.
+// wake_demo: the smallest end-to-end use of wake as an embedded library.
 //
-// Opens (or creates) the log under a data dir, creates a session, takes the lease as a worker would,
-// appends one scripted conversation turn (user message, tool call, tool result, answer, idle), reads the
-// session back from disk and prints every event as Managed Agents JSON, one per line.
+// Opens (or creates) the session log under a data dir, creates a session, appends a client's
+// user.message, and wakes a Harness on it: the harness takes the lease, replays the log, asks the brain,
+// and appends the turn. Then it reads the session back from disk and prints every event as Managed Agents
+// JSON, one per line.
+//
+// The brain is the scripted one (a fixed reply, labelled "scripted (not a model)"): no API key needed,
+// and no tool calls, since sandboxed hands arrive with the Hands issue.
 //
 // usage: wake_demo [--data DIR]   (default ./data)
 
@@ -13,6 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "harness/harness.h"
+#include "harness/scripted_brain.h"
 #include "schemas/event_json.h"
 #include "schemas/ids.h"
 #include "storage/rocksdb_session_log.h"
@@ -59,45 +65,33 @@ int main(int argc, char** argv) {
   wake::SessionInfo info;
   info.id = wake::NewSessionId(absl::Now());
   info.workspace_id = "wrkspc_demo";
-  info.title = "demo session (scripted turn, no model called)";
+  info.title = "demo session (scripted brain, no model called)";
   auto session = (*log)->CreateSession(info);
   if (!session.ok()) return Fail("creating session", session.status());
 
-  auto lease = (*log)->AcquireLease(info.id, "wake_demo", absl::Seconds(30));
-  if (!lease.ok()) return Fail("taking the lease", lease.status());
-
   // A client's message needs no lease; it lands at the head of the log.
   wake::Event user = Make(wake::EventType::kUserMessage);
-  user.content.push_back(Text("What is in the current directory?"));
+  user.content.push_back(Text("Hello! What are you?"));
   auto sent = (*log)->Append(info.id, {user}, wake::kAppendAtHead, wake::kNoLease);
   if (!sent.ok()) return Fail("appending user.message", sent.status());
 
-  // What a harness holding the lease appends for one turn, fenced by seq and epoch.
-  std::vector<wake::Event> turn;
-  turn.push_back(Make(wake::EventType::kSessionStatusRunning));
-  wake::Event tool_use = Make(wake::EventType::kAgentToolUse);
-  tool_use.name = "bash";
-  tool_use.input_json = R"({"command":"ls"})";
-  turn.push_back(tool_use);
-  wake::Event started = Make(wake::EventType::kToolStarted);
-  started.tool_use_id = tool_use.id;
-  started.name = tool_use.name;
-  started.idempotency_key = absl::StrCat(info.id, "/", tool_use.id);
-  turn.push_back(started);
-  wake::Event result = Make(wake::EventType::kAgentToolResult);
-  result.tool_use_id = tool_use.id;
-  result.content.push_back(Text("README.md\nschemas\nstorage\n"));
-  result.is_error = false;
-  turn.push_back(result);
-  wake::Event answer = Make(wake::EventType::kAgentMessage);
-  answer.content.push_back(Text("The directory holds README.md, schemas and storage."));
-  turn.push_back(answer);
-  wake::Event idle = Make(wake::EventType::kSessionStatusIdle);
-  idle.stop_reason.kind = wake::StopReason::Kind::kEndTurn;
-  turn.push_back(idle);
-  auto appended = (*log)->Append(info.id, std::move(turn), sent->last_seq + 1, lease->epoch);
-  if (!appended.ok()) return Fail("appending the turn", appended.status());
-  if (auto s = (*log)->ReleaseLease(info.id, lease->epoch); !s.ok()) return Fail("releasing the lease", s);
+  auto brain = wake::NewScriptedBrain(R"({"turns": [{"text":
+      "I am wake's scripted brain, not a model: this reply comes from a script. A harness woke on your session, replayed its log from RocksDB, asked me for this turn and appended it."}]})");
+  if (!brain.ok()) return Fail("loading the script", brain.status());
+  wake::AgentConfig agent;
+  agent.model = "scripted";
+  agent.system = "You are a demo agent.";
+  // No hands in this demo: the script calls no tools, so the harness never asks for one.
+  class NoHands final : public wake::SessionHands {
+   public:
+    absl::StatusOr<wake::ToolResult> Execute(std::string_view, const wake::ToolCall& call) override {
+      return absl::FailedPreconditionError(absl::StrCat("the demo has no hands to run ", call.name));
+    }
+  } hands;
+  wake::HarnessOptions harness_options;
+  harness_options.worker_id = "wake_demo";
+  wake::Harness harness(log->get(), brain->get(), &hands, harness_options);
+  if (auto s = harness.Wake(info.id, agent); !s.ok()) return Fail("waking the harness", s);
 
   auto events = (*log)->Read(info.id);
   if (!events.ok()) return Fail("reading the session back", events.status());

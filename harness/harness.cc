@@ -59,7 +59,9 @@ class Harness::Run {
       case NextAction::Kind::kDenyTool: {
         std::string why = "The user denied this tool call.";
         if (!action.deny_message.empty()) absl::StrAppend(&why, " They said: ", action.deny_message);
-        return Append(WithRunning({ToolResultEvent(action.tool_use, why, /*is_error=*/true)}));
+        std::vector<Event> batch = StartBatch();
+        batch.push_back(ToolResultEvent(action.tool_use, why, /*is_error=*/true));
+        return Append(std::move(batch));
       }
       case NextAction::Kind::kAwaitClient: {
         Event idle = NewEvent(EventType::kSessionStatusIdle);
@@ -86,9 +88,10 @@ class Harness::Run {
     const ModelRequest request = BuildModelRequest(agent_, events_);
     absl::Duration backoff = h_.options_.initial_backoff;
     for (int attempt = 1;; ++attempt) {
-      Event start = NewEvent(EventType::kSpanModelRequestStart);
-      const std::string start_id = start.id;
-      RETURN_IF_ERROR(Append(WithRunning({std::move(start)})));
+      std::vector<Event> batch = StartBatch();
+      batch.push_back(NewEvent(EventType::kSpanModelRequestStart));
+      const std::string start_id = batch.back().id;
+      RETURN_IF_ERROR(Append(std::move(batch)));
       RETURN_IF_ERROR(RenewLeaseIfDue());
       absl::StatusOr<ModelTurn> turn = StreamUnlessInterrupted(request);
       if (turn.ok()) return AppendTurn(start_id, *turn);
@@ -199,24 +202,28 @@ class Harness::Run {
     const std::string key = absl::StrCat(session_id_, "/", tool_use.id);
     if (recovering && !IsIdempotentTool(tool_use.name)) {
       // It may or may not have run: running it again could do its effect twice. The model decides.
-      return Append(WithRunning({ToolResultEvent(
+      std::vector<Event> batch = StartBatch();
+      batch.push_back(ToolResultEvent(
           tool_use,
           absl::StrCat("The tool call was interrupted (the worker running it stopped) and its outcome is "
                        "unknown. It was not re-run, because ",
                        tool_use.name, " is not idempotent. Check its effects before trying again."),
-          /*is_error=*/true)}));
+          /*is_error=*/true));
+      return Append(std::move(batch));
     }
     if (!recovering) {
-      Event started = NewEvent(EventType::kToolStarted);
+      std::vector<Event> batch = StartBatch();
+      Event& started = batch.emplace_back(NewEvent(EventType::kToolStarted));
       started.tool_use_id = tool_use.id;
       started.name = tool_use.name;
       started.idempotency_key = key;
-      RETURN_IF_ERROR(Append(WithRunning({std::move(started)})));
+      RETURN_IF_ERROR(Append(std::move(batch)));
     }
     RETURN_IF_ERROR(RenewLeaseIfDue());
     ToolCall call{tool_use.name, tool_use.input_json, key};
     absl::StatusOr<ToolResult> result = h_.hands_->Execute(session_id_, call);
-    Event result_event = NewEvent(EventType::kAgentToolResult);
+    std::vector<Event> batch = StartBatch();
+    Event& result_event = batch.emplace_back(NewEvent(EventType::kAgentToolResult));
     result_event.tool_use_id = tool_use.id;
     if (result.ok()) {
       result_event.content = std::move(result->content);
@@ -229,7 +236,7 @@ class Harness::Run {
       result_event.content.push_back(std::move(text));
       result_event.is_error = true;
     }
-    return Append(WithRunning({std::move(result_event)}));
+    return Append(std::move(batch));
   }
 
   // --- helpers ------------------------------------------------------------------------------------
@@ -253,9 +260,11 @@ class Harness::Run {
     return e;
   }
 
-  // Prefixes session.status_running when the session is not running yet.
-  std::vector<Event> WithRunning(std::vector<Event> batch) const {
-    if (!running_) batch.insert(batch.begin(), NewEvent(EventType::kSessionStatusRunning));
+  // A new batch, opened with session.status_running when the session is not running yet. Callers
+  // add their events after, so event ids (which increase as they are made) follow the log's order.
+  std::vector<Event> StartBatch() const {
+    std::vector<Event> batch;
+    if (!running_) batch.push_back(NewEvent(EventType::kSessionStatusRunning));
     return batch;
   }
 
