@@ -339,6 +339,7 @@ TEST_F(HarnessTest, CrashAfterEveryAppendResumesCorrectly) {
   const int total_appends = counting.appends();
   const std::vector<std::string> expected = ClientView(Events(reference));
   ASSERT_GT(total_appends, 10);
+  std::printf("crash matrix: a crash after each of appends 1..%d of %d\n", total_appends - 1, total_appends);
 
   for (int k = 1; k < total_appends; ++k) {
     SCOPED_TRACE(absl::StrCat("crash after append ", k));
@@ -440,6 +441,7 @@ TEST_F(HarnessTest, SigkillAtEveryAppendResumesCorrectly) {
     }
   }
   EXPECT_GT(k, 10) << "the session should take more than ten appends";
+  std::printf("SIGKILL matrix: killed after each of appends 1..%d\n", k - 1);
 }
 
 }  // namespace
