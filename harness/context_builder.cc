@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "schemas/event_json.h"
+
 namespace wake {
 
 bool AgentConfig::IsCustomTool(std::string_view name) const {
@@ -117,6 +120,101 @@ ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event
         request.stable_prefix_messages > start ? request.stable_prefix_messages - start : 0;
   }
   return request;
+}
+
+namespace {
+
+void Field(std::string& out, std::string_view key) {
+  if (out.back() != '{') out.push_back(',');
+  AppendJsonString(out, key);
+  out.push_back(':');
+}
+
+void StringField(std::string& out, std::string_view key, std::string_view value) {
+  Field(out, key);
+  AppendJsonString(out, value);
+}
+
+void RawField(std::string& out, std::string_view key, std::string_view json) {
+  Field(out, key);
+  out.append(json.empty() ? std::string_view("{}") : json);
+}
+
+void AppendMessageBlock(std::string& out, const MessageBlock& block) {
+  switch (block.kind) {
+    case MessageBlock::Kind::kText: {
+      ContentBlock text;
+      text.text = block.text;
+      AppendContentBlockJson(out, text);
+      return;
+    }
+    case MessageBlock::Kind::kImage:
+    case MessageBlock::Kind::kDocument:
+      AppendContentBlockJson(out, block.media);
+      return;
+    case MessageBlock::Kind::kToolUse:
+      out.push_back('{');
+      StringField(out, "type", "tool_use");
+      StringField(out, "id", block.tool_use_id);
+      StringField(out, "name", block.name);
+      RawField(out, "input", block.input_json);
+      out.push_back('}');
+      return;
+    case MessageBlock::Kind::kToolResult:
+      out.push_back('{');
+      StringField(out, "type", "tool_result");
+      StringField(out, "tool_use_id", block.tool_use_id);
+      Field(out, "is_error");
+      out.append(block.is_error ? "true" : "false");
+      Field(out, "content");
+      out.push_back('[');
+      for (size_t i = 0; i < block.result.size(); ++i) {
+        if (i > 0) out.push_back(',');
+        AppendContentBlockJson(out, block.result[i]);
+      }
+      out.append("]}");
+      return;
+  }
+}
+
+}  // namespace
+
+std::string EncodeModelRequestJson(const ModelRequest& request) {
+  std::string out = "{";
+  StringField(out, "model", request.model);
+  StringField(out, "system", request.system);
+  Field(out, "max_tokens");
+  absl::StrAppend(&out, request.max_tokens);
+  Field(out, "stable_prefix_messages");
+  absl::StrAppend(&out, request.stable_prefix_messages);
+  Field(out, "tools");
+  out.push_back('[');
+  for (size_t i = 0; i < request.tools.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('{');
+    StringField(out, "name", request.tools[i].name);
+    StringField(out, "description", request.tools[i].description);
+    RawField(out, "input_schema", request.tools[i].input_schema_json);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  Field(out, "messages");
+  out.push_back('[');
+  for (size_t m = 0; m < request.messages.size(); ++m) {
+    const Message& message = request.messages[m];
+    if (m > 0) out.push_back(',');
+    out.push_back('{');
+    StringField(out, "role", message.role == Message::Role::kUser ? "user" : "assistant");
+    Field(out, "content");
+    out.push_back('[');
+    for (size_t b = 0; b < message.blocks.size(); ++b) {
+      if (b > 0) out.push_back(',');
+      AppendMessageBlock(out, message.blocks[b]);
+    }
+    out.append("]}");
+  }
+  out.append("]}");
+  return out;
 }
 
 }  // namespace wake

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "harness/agent_config.h"
@@ -33,5 +34,10 @@ struct ContextOptions {
 
 ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event>& events,
                                const ContextOptions& options = {});
+
+// A canonical, provider-neutral JSON rendering of a request (fixed field order, compact): what
+// `wakectl replay --print-context` shows, and how tests compare contexts built in different
+// processes byte for byte. Tool inputs and schemas are embedded as the JSON they hold.
+std::string EncodeModelRequestJson(const ModelRequest& request);
 
 }  // namespace wake

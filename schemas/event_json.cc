@@ -764,4 +764,6 @@ absl::StatusOr<std::vector<Event>> DecodeEventSendParams(std::string_view json) 
   });
 }
 
+void AppendContentBlockJson(std::string& out, const ContentBlock& block) { AppendBlock(out, block); }
+
 }  // namespace wake

@@ -47,6 +47,8 @@ absl::StatusOr<std::string> CompactJsonObject(std::string_view json);
 
 // Appends `s` to `out` as a JSON string literal (quotes included), escaping as RFC 8259 requires.
 void AppendJsonString(std::string& out, std::string_view s);
+// Appends one content block in its Managed Agents shape ({"type":"text","text":...}, image, ...).
+void AppendContentBlockJson(std::string& out, const ContentBlock& block);
 
 // RFC 3339 with microseconds in UTC, and its parser (any offset, 0-9 fraction digits).
 std::string FormatRfc3339(absl::Time t);

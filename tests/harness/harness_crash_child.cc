@@ -4,6 +4,8 @@
 // can count executions across kills.
 //
 // usage: harness_crash_child DATA_DIR SESSION_ID HAND_JOURNAL
+//        harness_crash_child --print-context DATA_DIR SESSION_ID
+//   (the second form prints the model request the session's events build, for the determinism test)
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "harness/context_builder.h"
 #include "harness/harness.h"
 #include "harness/scripted_brain.h"
 #include "storage/rocksdb_session_log.h"
@@ -41,7 +44,21 @@ class JournalingHands final : public wake::SessionHands {
 
 }  // namespace
 
+int PrintContext(const char* data_dir, const std::string& session) {
+  wake::RocksDbSessionLogOptions options;
+  options.path = data_dir;
+  auto log = wake::OpenRocksDbSessionLog(options);
+  if (!log.ok()) return 1;
+  auto events = (*log)->Read(session);
+  if (!events.ok()) return 1;
+  const std::string context =
+      wake::EncodeModelRequestJson(wake::BuildModelRequest(wake::testing::TestAgent(), *events));
+  Say(context.c_str());
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--print-context") return PrintContext(argv[2], argv[3]);
   if (argc != 4) {
     std::fprintf(stderr, "usage: %s DATA_DIR SESSION_ID HAND_JOURNAL\n", argv[0]);
     return 2;

@@ -14,7 +14,9 @@
 #include "gtest/gtest.h"
 #include "base/strings.h"
 #include "base/sync.h"
+#include "harness/context_builder.h"
 #include "harness/scripted_brain.h"
+#include "schemas/event_json.h"
 #include "schemas/ids.h"
 #include "storage/rocksdb_session_log.h"
 #include "tests/harness/harness_test_util.h"
@@ -373,6 +375,48 @@ TEST_F(HarnessTest, CrashAfterEveryAppendResumesCorrectly) {
       EXPECT_LE(count, 2) << key;
     }
   }
+}
+
+// Runs the crash child with `args` and returns what it printed.
+std::string RunChild(const std::vector<std::string>& args) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    std::vector<char*> argv{const_cast<char*>(WAKE_HARNESS_CRASH_CHILD)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(WAKE_HARNESS_CRASH_CHILD, argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return out;
+}
+
+TEST_F(HarnessTest, ContextIsByteIdenticalAcrossRunsAndProcesses) {
+  const std::string s = NewSessionWithMessage();
+  ASSERT_TRUE(Harness(log_.get(), brain_.get(), &hands_, Options()).Wake(s, agent_).ok());
+  const std::string here = EncodeModelRequestJson(BuildModelRequest(agent_, Events(s)));
+  EXPECT_EQ(here, EncodeModelRequestJson(BuildModelRequest(agent_, Events(s))));
+  auto compact = CompactJsonObject(here);  // it is one valid, already compact JSON object
+  ASSERT_TRUE(compact.ok()) << compact.status();
+  EXPECT_EQ(*compact, here);
+  log_.reset();  // the children open the same data dir
+  EXPECT_EQ(RunChild({"--print-context", dir_, s}), here);
+  EXPECT_EQ(RunChild({"--print-context", dir_, s}), here);
+  RocksDbSessionLogOptions options;
+  options.path = dir_;
+  log_ = *OpenRocksDbSessionLog(options);
 }
 
 TEST_F(HarnessTest, SigkillAtEveryAppendResumesCorrectly) {
