@@ -694,6 +694,67 @@ void BM_Append(benchmark::State& state, const Contender& contender) {
       sessions, contender.stores_events ? Pool().Describe() : std::string("300 B lines"), window));
 }
 
+// Appends the way the engine will make them: no thread per session, but AppendAsync with one append in
+// flight per session, the next one issued from the previous one's completion (as an Asio coroutine
+// resumes after co_await). Events come from the same pool as BM_Append.
+void BM_AppendAsync_Wake(benchmark::State& state, Durability durability) {
+  const auto sessions = static_cast<size_t>(state.range(0));
+  const double window = EnvSeconds("WAKE_BENCH_APPEND_SECONDS", 3.0);
+  ScopedBenchDir dir(absl::StrCat("append-async-", static_cast<int>(durability), "-", sessions));
+  absl::StatusOr<std::unique_ptr<SessionLog>> log = OpenWakeLog(dir.path(), durability);
+  if (!log.ok()) return Fail(state, log.status());
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < sessions; ++i) {
+    SessionInfo info;
+    info.id = BenchSessionId(i);
+    if (absl::Status s = (*log)->CreateSession(info).status(); !s.ok()) return Fail(state, s);
+    ids.push_back(info.id);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> running{0};
+  std::vector<std::vector<double>> latencies(sessions);
+  std::vector<absl::Status> errors(sessions);
+  // One chain per session: append, and on completion append the next, until told to stop.
+  std::function<void(size_t, uint64_t)> append = [&](size_t s, uint64_t seq) {
+    if (stop.load(std::memory_order_relaxed) || !errors[s].ok()) {
+      running.fetch_sub(1);
+      running.notify_all();
+      return;
+    }
+    const Clock::time_point t0 = Clock::now();
+    (*log)->AppendAsync(ids[s], {Pool().Make(static_cast<uint32_t>(s), seq)}, seq, kNoLease,
+                        [&, s, seq, t0](absl::StatusOr<AppendResult> r) {
+                          latencies[s].push_back(MicrosSince(t0));
+                          if (!r.ok()) errors[s] = r.status();
+                          append(s, seq + 1);
+                        });
+  };
+  double seconds = 0;
+  for (auto _ : state) {  // Iterations(1): one measurement window
+    running = sessions;
+    const Clock::time_point t0 = Clock::now();
+    for (size_t s = 0; s < sessions; ++s) append(s, 1);
+    std::this_thread::sleep_for(std::chrono::duration<double>(window));
+    stop = true;
+    for (size_t r = running.load(); r > 0; r = running.load()) running.wait(r);
+    seconds = MicrosSince(t0) / 1e6;
+    state.SetIterationTime(seconds);
+  }
+  std::vector<double> all;
+  for (size_t s = 0; s < sessions; ++s) {
+    if (!errors[s].ok()) return Fail(state, errors[s]);
+    all.insert(all.end(), latencies[s].begin(), latencies[s].end());
+  }
+  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(all.size()), benchmark::Counter::kIsRate);
+  state.counters["events"] = static_cast<double>(all.size());
+  state.counters["sessions"] = static_cast<double>(sessions);
+  SetLatencyCounters(state, all);
+  state.SetLabel(absl::StrFormat("wake SessionLog::AppendAsync, %s; %u sessions, 1 append in flight each, "
+                                 "chained from completions (no writer threads); %s; time = %g s window",
+                                 durability == Durability::kSync ? "kSync" : "kBuffered", sessions,
+                                 Pool().Describe(), window));
+}
+
 // Reads a whole session of state.range(0) events, decoded, with every cache warm.
 void BM_Read(benchmark::State& state, const Contender& contender) {
   const auto count = static_cast<size_t>(state.range(0));
@@ -795,6 +856,11 @@ void RegisterAll() {
   }
   for (const Contender& c : {WakeContender(Durability::kBuffered), JsonlContender(false)}) {
     append(("BM_Append_" + c.name).c_str(), c, {1, 64});
+  }
+  for (auto [name, durability] : {std::pair{"BM_AppendAsync_WakeSync", Durability::kSync},
+                                  std::pair{"BM_AppendAsync_WakeBuffered", Durability::kBuffered}}) {
+    benchmark::RegisterBenchmark(name, BM_AppendAsync_Wake, durability)
+        ->ArgName("sessions")->Arg(8)->Arg(64)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
   }
 
   // Reads: fixed iteration counts, because every run of the function reloads the data (100,000

@@ -17,7 +17,8 @@
 // Thread safety: every method may be called from any thread concurrently. Callbacks passed to
 // AppendAsync and Subscription notifiers run on whichever thread commits the write: the log's
 // committer thread, or a thread inside one of the log's blocking write calls. They must be quick
-// and must not call back into the log's write methods (post work elsewhere instead).
+// and must not call the log's blocking methods; AppendAsync is fine (it only queues), which is how
+// a chain of appends continues from a completion.
 
 #include <cstdint>
 #include <functional>
