@@ -298,6 +298,26 @@ TEST_F(SessionLogTest, AppendAsyncCompletesOnCommit) {
   for (int i = 0; i < kAppends; ++i) EXPECT_EQ(seqs[i], static_cast<uint64_t>(i + 1));
 }
 
+TEST_F(SessionLogTest, AppendAsyncMayContinueFromItsCompletion) {
+  // The contract allows a completion to issue the next AppendAsync (it only queues): a chain of appends
+  // with no thread of its own, as an engine coroutine makes them.
+  const std::string s = NewSession();
+  constexpr uint64_t kChain = 100;
+  Notification finished;
+  std::function<void(uint64_t)> next = [&](uint64_t seq) {
+    if (seq > kChain) return finished.Notify();
+    log_->AppendAsync(s, {TextMessage(EventType::kUserMessage, absl::StrCat(seq))}, seq, kNoLease,
+                      [&, seq](absl::StatusOr<AppendResult> r) {
+                        EXPECT_TRUE(r.ok()) << r.status();
+                        EXPECT_EQ(r->first_seq, seq);
+                        next(seq + 1);
+                      });
+  };
+  next(1);
+  finished.WaitForNotification();
+  EXPECT_EQ(ReadAll(s).size(), kChain);
+}
+
 TEST_F(SessionLogTest, BlockingAndAsyncWritersInterleave) {
   // Blocking writers commit groups themselves when no group is in progress; async writers rely on the
   // committer thread. Mixed, every append must land exactly once and every waiter must be completed.
