@@ -206,7 +206,7 @@ class RocksDbSessionLog final : public SessionLog {
     return sticky_error_;
   }
 
-  // The committed state of a session as the committer sees it (committer thread only).
+  // The committed state of a session (only the committing thread calls this; see committing_).
   absl::StatusOr<SessionState*> CommittedState(const IdBytes& session, std::string_view session_id);
 
   void Unregister(const IdBytes& session, SubscriptionImpl* sub);

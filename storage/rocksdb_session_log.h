@@ -11,7 +11,9 @@
 // AppendAsync callers, who never block.
 //
 // Ownership: the returned SessionLog owns the database; destroying it drains queued appends, then
-// closes the database. Outstanding Subscriptions must be destroyed first.
+// closes the database. Outstanding Subscriptions must be destroyed, and calls returned, first.
+// Memory: the committer keeps the record and lease of every session it has written to (a few hundred
+// bytes each) for the life of the log.
 
 #include <cstddef>
 #include <memory>
