@@ -5,19 +5,26 @@
 // and appends the turn. Then it reads the session back from disk and prints every event as Managed Agents
 // JSON, one per line.
 //
-// The brain is the scripted one (a fixed reply, labelled "scripted (not a model)"): no API key needed,
-// and no tool calls, since sandboxed hands arrive with the Hands issue.
+// The brain: Anthropic's Messages API when ANTHROPIC_API_KEY is set (ANTHROPIC_BASE_URL optional), an
+// OpenAI-compatible server when OPENAI_BASE_URL is set (e.g. Ollama's http://localhost:11434/v1), and
+// otherwise the scripted one (a fixed reply, labelled "scripted (not a model)": no key needed). WAKE_MODEL
+// names the model for the network brains. No tools are offered: sandboxed hands arrive with the Hands
+// issue.
 //
 // usage: wake_demo [--data DIR]   (default ./data)
 
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "harness/anthropic_brain.h"
 #include "harness/harness.h"
+#include "harness/openai_brain.h"
 #include "harness/scripted_brain.h"
 #include "schemas/event_json.h"
 #include "schemas/ids.h"
@@ -44,6 +51,50 @@ int Fail(const std::string& what, const absl::Status& status) {
   return 1;
 }
 
+std::string EnvOr(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+struct ChosenBrain {
+  std::unique_ptr<wake::Brain> brain;
+  std::string model;
+  std::string label;
+};
+
+// The brain the environment asks for (see the header comment).
+absl::StatusOr<ChosenBrain> ChooseBrain() {
+  ChosenBrain chosen;
+  if (!EnvOr("ANTHROPIC_API_KEY", "").empty()) {
+    auto options = wake::AnthropicBrainOptions::FromEnv();
+    if (!options.ok()) return options.status();
+    auto brain = wake::NewAnthropicBrain(*std::move(options));
+    if (!brain.ok()) return brain.status();
+    chosen.brain = *std::move(brain);
+    chosen.model = EnvOr("WAKE_MODEL", "claude-sonnet-4-5");
+    chosen.label = "anthropic";
+  } else if (!EnvOr("OPENAI_BASE_URL", "").empty()) {
+    auto options = wake::OpenAiBrainOptions::FromEnv();
+    if (!options.ok()) return options.status();
+    auto brain = wake::NewOpenAiBrain(*std::move(options));
+    if (!brain.ok()) return brain.status();
+    chosen.model = EnvOr("WAKE_MODEL", "");
+    if (chosen.model.empty()) {
+      return absl::FailedPreconditionError("OPENAI_BASE_URL is set but WAKE_MODEL is not: name the model to use");
+    }
+    chosen.brain = *std::move(brain);
+    chosen.label = "openai-compatible";
+  } else {
+    auto brain = wake::NewScriptedBrain(R"({"turns": [{"text":
+      "I am wake's scripted brain, not a model: this reply comes from a script. A harness woke on your session, replayed its log from RocksDB, asked me for this turn and appended it."}]})");
+    if (!brain.ok()) return brain.status();
+    chosen.brain = *std::move(brain);
+    chosen.model = "scripted";
+    chosen.label = "scripted (not a model)";
+  }
+  return chosen;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,10 +113,14 @@ int main(int argc, char** argv) {
   auto log = wake::OpenRocksDbSessionLog(options);
   if (!log.ok()) return Fail("opening " + data_dir, log.status());
 
+  auto brain = ChooseBrain();
+  if (!brain.ok()) return Fail("choosing the brain", brain.status());
+  std::fprintf(stderr, "brain: %s, model %s\n", brain->label.c_str(), brain->model.c_str());
+
   wake::SessionInfo info;
   info.id = wake::NewSessionId(absl::Now());
   info.workspace_id = "wrkspc_demo";
-  info.title = "demo session (scripted brain, no model called)";
+  info.title = absl::StrCat("demo session (", brain->label, " brain)");
   auto session = (*log)->CreateSession(info);
   if (!session.ok()) return Fail("creating session", session.status());
 
@@ -75,11 +130,8 @@ int main(int argc, char** argv) {
   auto sent = (*log)->Append(info.id, {user}, wake::kAppendAtHead, wake::kNoLease);
   if (!sent.ok()) return Fail("appending user.message", sent.status());
 
-  auto brain = wake::NewScriptedBrain(R"({"turns": [{"text":
-      "I am wake's scripted brain, not a model: this reply comes from a script. A harness woke on your session, replayed its log from RocksDB, asked me for this turn and appended it."}]})");
-  if (!brain.ok()) return Fail("loading the script", brain.status());
   wake::AgentConfig agent;
-  agent.model = "scripted";
+  agent.model = brain->model;
   agent.system = "You are a demo agent.";
   // No hands in this demo: the script calls no tools, so the harness never asks for one.
   class NoHands final : public wake::SessionHands {
@@ -90,7 +142,7 @@ int main(int argc, char** argv) {
   } hands;
   wake::HarnessOptions harness_options;
   harness_options.worker_id = "wake_demo";
-  wake::Harness harness(log->get(), brain->get(), &hands, harness_options);
+  wake::Harness harness(log->get(), brain->brain.get(), &hands, harness_options);
   if (auto s = harness.Wake(info.id, agent); !s.ok()) return Fail("waking the harness", s);
 
   auto events = (*log)->Read(info.id);
