@@ -51,7 +51,7 @@ Event Text(EventType type, std::string text) {
 // A hand that does nothing: the benchmark measures the engine, not a sandbox.
 class NoopHands final : public SessionHands {
  public:
-  absl::StatusOr<ToolResult> Execute(std::string_view, const ToolCall&) override {
+  absl::StatusOr<ToolResult> Execute(std::string_view, const ToolCall&, const CancelToken*, std::vector<Event>*) override {
     ToolResult r;
     ContentBlock b;
     b.text = "ok";

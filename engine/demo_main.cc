@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
   // No hands in this demo: the script calls no tools, so the harness never asks for one.
   class NoHands final : public wake::SessionHands {
    public:
-    absl::StatusOr<wake::ToolResult> Execute(std::string_view, const wake::ToolCall& call) override {
+    absl::StatusOr<wake::ToolResult> Execute(std::string_view, const wake::ToolCall& call, const wake::CancelToken*,
+                                             std::vector<wake::Event>*) override {
       return absl::FailedPreconditionError(absl::StrCat("the demo has no hands to run ", call.name));
     }
   } hands;

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/cancel.h"
 #include "schemas/event.h"
 
 namespace wake {
@@ -113,15 +114,6 @@ class StreamObserver {
   virtual void OnBlockComplete(size_t block_index, const TurnBlock& block) { (void)block_index, (void)block; }
 };
 
-// Fires once; a brain checks it between stream chunks and aborts the transfer, returning Cancelled.
-class CancelToken {
- public:
-  void Cancel() { cancelled_.store(true, std::memory_order_release); }
-  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
-
- private:
-  std::atomic<bool> cancelled_{false};
-};
 
 class Brain {
  public:

@@ -126,16 +126,17 @@ class Harness::Run {
     }
   }
 
-  // Streams the model's turn while a watcher follows the log: a user.interrupt appended meanwhile
-  // cancels the transfer (the brain then returns Cancelled).
-  absl::StatusOr<ModelTurn> StreamUnlessInterrupted(const ModelRequest& request) {
+  // Runs `work(cancel)` (a model stream, a tool call) while a watcher follows the log: a user.interrupt
+  // appended meanwhile fires `cancel` (the brain returns Cancelled; a hand kills the tool's processes).
+  template <typename Work>
+  auto UnlessInterrupted(Work&& work) -> decltype(work(std::declval<const CancelToken*>())) {
     CancelToken cancel;
     const uint64_t from = events_.empty() ? 1 : events_.back().seq + 1;
     ASSIGN_OR_RETURN(std::unique_ptr<Subscription> sub, h_.log_->Subscribe(session_id_, from));
     std::thread watcher([&] {
       while (true) {
         absl::StatusOr<std::vector<Event>> fresh = sub->Next(64, absl::InfiniteFuture());
-        if (!fresh.ok()) return;  // cancelled when the turn is over
+        if (!fresh.ok()) return;  // cancelled when the work is over
         for (const Event& e : *fresh) {
           if (e.type == EventType::kUserInterrupt) {
             cancel.Cancel();
@@ -144,10 +145,14 @@ class Harness::Run {
         }
       }
     });
-    absl::StatusOr<ModelTurn> turn = h_.brain_->Stream(request, nullptr, &cancel);
+    auto result = work(&cancel);
     sub->Cancel();
     watcher.join();
-    return turn;
+    return result;
+  }
+
+  absl::StatusOr<ModelTurn> StreamUnlessInterrupted(const ModelRequest& request) {
+    return UnlessInterrupted([&](const CancelToken* cancel) { return h_.brain_->Stream(request, nullptr, cancel); });
   }
 
   // The turn's outputs and the span's end in one append: no crash leaves half a turn behind.
@@ -221,8 +226,16 @@ class Harness::Run {
     }
     RETURN_IF_ERROR(RenewLeaseIfDue());
     ToolCall call{tool_use.name, tool_use.input_json, key};
-    absl::StatusOr<ToolResult> result = h_.hands_->Execute(session_id_, call);
+    std::vector<Event> hand_events;
+    absl::StatusOr<ToolResult> result = UnlessInterrupted(
+        [&](const CancelToken* cancel) { return h_.hands_->Execute(session_id_, call, cancel, &hand_events); });
     std::vector<Event> batch = StartBatch();
+    // What happened to the hand (provisioned, lost) goes in before the result it explains.
+    // They get their ids here, so ids keep increasing in log order.
+    for (Event& e : hand_events) {
+      e.id = NewEvent(e.type).id;
+      batch.push_back(std::move(e));
+    }
     Event& result_event = batch.emplace_back(NewEvent(EventType::kAgentToolResult));
     result_event.tool_use_id = tool_use.id;
     if (result.ok()) {

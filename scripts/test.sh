@@ -15,6 +15,11 @@ case "${WAKE_SANITIZER:-}" in
 esac
 build="${WAKE_BUILD_DIR:-$root/build}"
 "$root/scripts/setup.sh"
+# The services the integration tests talk to (dockerd and its local test image, sshd's packages):
+# each script installs what is missing and starts what is not running.
+for service in "$root"/scripts/services/*.sh; do
+  [ -e "$service" ] && bash "$service"
+done
 "$root/scripts/build.sh" "${cmake_args[@]}"
 export TEST_TMPDIR="${TEST_TMPDIR:-$(mktemp -d /tmp/wake-test.XXXXXX)}"
 cd "$build"

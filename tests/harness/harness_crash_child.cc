@@ -31,10 +31,11 @@ void Say(const char* line) {
 class JournalingHands final : public wake::SessionHands {
  public:
   explicit JournalingHands(const char* path) : fd_(::open(path, O_WRONLY | O_CREAT | O_APPEND, 0644)) {}
-  absl::StatusOr<wake::ToolResult> Execute(std::string_view session_id, const wake::ToolCall& call) override {
+  absl::StatusOr<wake::ToolResult> Execute(std::string_view session_id, const wake::ToolCall& call,
+                                           const wake::CancelToken* cancel, std::vector<wake::Event>* hand_events) override {
     const std::string entry = absl::StrCat(call.name, " ", call.idempotency_key, "\n");
     if (::write(fd_, entry.data(), entry.size()) < 0 || ::fsync(fd_) != 0) _exit(4);
-    return inner_.Execute(session_id, call);
+    return inner_.Execute(session_id, call, cancel, hand_events);
   }
 
  private:

@@ -7,7 +7,8 @@ namespace wake::testing {
 
 std::string RecordedOutput(const ToolCall& call) { return absl::StrCat(call.name, " ran: ", call.input_json); }
 
-absl::StatusOr<ToolResult> RecordingHands::Execute(std::string_view, const ToolCall& call) {
+absl::StatusOr<ToolResult> RecordingHands::Execute(std::string_view, const ToolCall& call, const CancelToken*,
+                                                   std::vector<Event>*) {
   MutexLock lock(&mu_);
   if (!fail_.ok()) return fail_;
   calls_.push_back(call);

@@ -19,7 +19,8 @@ namespace wake::testing {
 // Records every execution; answers "<name> ran: <input>". Thread-safe.
 class RecordingHands final : public SessionHands {
  public:
-  absl::StatusOr<ToolResult> Execute(std::string_view session_id, const ToolCall& call) override;
+  absl::StatusOr<ToolResult> Execute(std::string_view session_id, const ToolCall& call, const CancelToken* cancel,
+                                     std::vector<Event>* hand_events) override;
   // How many times each idempotency key was executed.
   std::map<std::string, int> executions() const;
   std::vector<ToolCall> calls() const;
