@@ -288,6 +288,9 @@ class Harness::Run {
       batch.insert(batch.begin(), *std::move(pending_marker_));
       pending_marker_.reset();
     }
+    if (h_.options_.redact) {
+      for (Event& e : batch) h_.options_.redact(e);
+    }
     while (true) {
       const uint64_t next = events_.empty() ? 1 : events_.back().seq + 1;
       absl::StatusOr<AppendResult> r = h_.log_->Append(session_id_, batch, next, lease_.epoch);

@@ -23,6 +23,7 @@
 // Thread safety: Wake may run concurrently for different sessions; the lease keeps two workers (in
 // one process or several) off the same session.
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,9 @@ struct HarnessOptions {
   absl::Duration initial_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Seconds(30);
   Clock* clock = Clock::Real();  // not owned
+  // Applied to every event before it is appended (the engine masks vault secrets with it: a tool
+  // that prints a secret leaves "[secret:NAME]" in the log). May be empty.
+  std::function<void(Event&)> redact;
 };
 
 class Harness {

@@ -1,0 +1,236 @@
+#include "sandbox/hand_pool.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace wake {
+
+HandPool::HandPool(HandPoolOptions options) : options_(std::move(options)) {
+  if (options_.reap_interval > absl::ZeroDuration()) reaper_ = std::thread([this] { ReaperLoop(); });
+}
+
+HandPool::~HandPool() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  mu_.SignalAll();
+  if (reaper_.joinable()) reaper_.join();
+}
+
+Event HandPool::HandEvent(EventType type, const Hand& hand) const {
+  Event e;
+  e.type = type;
+  e.hand_id = hand.id();
+  e.hand_backend = std::string(hand.backend());
+  return e;
+}
+
+absl::StatusOr<std::unique_ptr<Hand>> HandPool::ProvisionOrReattach(std::string_view session_id,
+                                                                    const HandPlacement& placement, bool& reattached) {
+  absl::StatusOr<std::unique_ptr<Hand>> hand = placement.provider->Reattach(session_id, placement.resources);
+  reattached = hand.ok();
+  if (hand.ok() || hand.status().code() != absl::StatusCode::kNotFound) return hand;
+  return placement.provider->Provision(session_id, placement.resources);
+}
+
+absl::StatusOr<std::shared_ptr<Hand>> HandPool::Acquire(const std::string& session_id,
+                                                        std::optional<Event>& provisioned, HandResources& resources) {
+  {
+    MutexLock lock(&mu_);
+    const uint64_t seen = sessions_[session_id].generation;
+    // Single flight: while another call provisions this session's hand, wait for its outcome. (The
+    // entry is looked up again after waiting: ReleaseSession may have erased it meanwhile.)
+    mu_.Await([&] {
+      auto it = sessions_.find(session_id);
+      return it == sessions_.end() || !it->second.provisioning;
+    });
+    Entry& entry = sessions_[session_id];
+    if (entry.hand != nullptr) {
+      ++entry.in_flight;
+      resources = entry.resources;
+      return entry.hand;
+    }
+    if (entry.generation != seen) return entry.last_error;  // the provisioning we waited for failed
+    entry.provisioning = true;
+  }
+
+  // This call provisions; no lock is held while it runs.
+  const absl::Time start = options_.clock->Now();
+  bool reattached = false;
+  absl::StatusOr<HandPlacement> placement = options_.placement(session_id);
+  absl::StatusOr<std::unique_ptr<Hand>> made = absl::FailedPreconditionError("no hand provider is configured");
+  if (!placement.ok()) {
+    made = placement.status();
+  } else if (placement->provider != nullptr) {
+    made = ProvisionOrReattach(session_id, *placement, reattached);
+  }
+  const absl::Duration took = options_.clock->Now() - start;
+
+  MutexLock lock(&mu_);
+  Entry& entry = sessions_[session_id];
+  entry.provisioning = false;
+  ++entry.generation;
+  mu_.SignalAll();
+  if (!made.ok()) {
+    ++stats_.provision_failures;
+    entry.last_error = absl::Status(made.status().code(),
+                                    absl::StrCat("provisioning a hand failed: ", made.status().message()));
+    return entry.last_error;
+  }
+  entry.hand = std::shared_ptr<Hand>(*std::move(made));
+  entry.resources = placement->resources;
+  entry.last_error = absl::OkStatus();
+  entry.last_used = options_.clock->Now();
+  ++entry.in_flight;
+  ++(reattached ? stats_.reattaches : stats_.provisions);
+  stats_.provision_time += took;
+  Event event = HandEvent(EventType::kHandProvisioned, *entry.hand);
+  event.duration_us = absl::ToInt64Microseconds(took);
+  if (reattached) event.reason = "reattached";
+  provisioned = std::move(event);
+  resources = entry.resources;
+  return entry.hand;
+}
+
+absl::StatusOr<ToolResult> HandPool::Execute(std::string_view session_id, const ToolCall& call,
+                                             const CancelToken* cancel, std::vector<Event>* hand_events) {
+  const std::string session(session_id);
+  if (!call.idempotency_key.empty()) {
+    MutexLock lock(&mu_);
+    auto it = sessions_.find(session);
+    if (it != sessions_.end()) {
+      for (const auto& [key, result] : it->second.remembered) {
+        if (key == call.idempotency_key) {
+          ++stats_.remembered_hits;
+          return result;
+        }
+      }
+    }
+  }
+
+  std::optional<Event> provisioned;
+  HandResources resources;
+  ASSIGN_OR_RETURN(std::shared_ptr<Hand> hand, Acquire(session, provisioned, resources));
+  if (provisioned && hand_events != nullptr) hand_events->push_back(*std::move(provisioned));
+
+  ToolsetOptions toolset = options_.toolset;
+  toolset.env.insert(toolset.env.end(), resources.env.begin(), resources.env.end());
+  const absl::Time start = options_.clock->Now();
+  absl::StatusOr<ToolResult> result = RunTool(*hand, call, cancel, toolset);
+  const absl::Duration took = options_.clock->Now() - start;
+
+  bool lost = false;
+  {
+    MutexLock lock(&mu_);
+    Entry& entry = sessions_[session];
+    --entry.in_flight;
+    entry.last_used = options_.clock->Now();
+    ++stats_.executions;
+    stats_.execute_time += took;
+    if (result.ok()) {
+      if (!call.idempotency_key.empty() && options_.remembered_results > 0) {
+        entry.remembered.emplace_back(call.idempotency_key, *result);
+        if (entry.remembered.size() > options_.remembered_results) entry.remembered.pop_front();
+      }
+    } else if (result.status().code() == absl::StatusCode::kUnavailable && entry.hand == hand) {
+      // The hand died under the call: the next call provisions a fresh one.
+      entry.hand.reset();
+      ++stats_.lost;
+      lost = true;
+    }
+    mu_.SignalAll();  // ReleaseSession may wait for in-flight calls
+  }
+  if (lost) {
+    if (hand_events != nullptr) {
+      Event event = HandEvent(EventType::kHandLost, *hand);
+      event.reason = std::string(result.status().message());
+      hand_events->push_back(std::move(event));
+    }
+    // Clean up what is left of the sandbox (a stopped container); its failure changes nothing.
+    (void)hand->Release();
+  }
+  return result;
+}
+
+absl::Status HandPool::ReleaseSession(std::string_view session_id) {
+  std::shared_ptr<Hand> hand;
+  {
+    MutexLock lock(&mu_);
+    auto it = sessions_.find(session_id);
+    if (it != sessions_.end()) {
+      Entry& entry = it->second;
+      mu_.Await([&] { return !entry.provisioning && entry.in_flight == 0; });
+      hand = std::move(entry.hand);
+      sessions_.erase(it);
+    }
+  }
+  if (hand == nullptr) {
+    // No hand in this pool; an earlier process may have left one.
+    ASSIGN_OR_RETURN(HandPlacement placement, options_.placement(session_id));
+    if (placement.provider == nullptr) return absl::OkStatus();
+    absl::StatusOr<std::unique_ptr<Hand>> left = placement.provider->Reattach(session_id, placement.resources);
+    if (left.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+    RETURN_IF_ERROR(left.status());
+    hand = std::shared_ptr<Hand>(*std::move(left));
+  }
+  RETURN_IF_ERROR(hand->Release());
+  {
+    MutexLock lock(&mu_);
+    ++stats_.released;
+  }
+  if (options_.on_released) options_.on_released(session_id, HandEvent(EventType::kHandReleased, *hand));
+  return absl::OkStatus();
+}
+
+size_t HandPool::ReleaseIdle() {
+  std::vector<std::pair<std::string, std::shared_ptr<Hand>>> idle;
+  {
+    MutexLock lock(&mu_);
+    const absl::Time cutoff = options_.clock->Now() - options_.idle_release_after;
+    for (auto& [session, entry] : sessions_) {
+      if (entry.hand != nullptr && !entry.provisioning && entry.in_flight == 0 && entry.last_used <= cutoff) {
+        idle.emplace_back(session, std::move(entry.hand));
+      }
+    }
+  }
+  size_t released = 0;
+  for (auto& [session, hand] : idle) {
+    Event event = HandEvent(EventType::kHandReleased, *hand);
+    event.reason = "idle";
+    absl::Status status = hand->Release();
+    if (!status.ok()) event.reason = absl::StrCat("idle; releasing failed: ", status.message());
+    ++released;
+    if (options_.on_released) options_.on_released(session, std::move(event));
+  }
+  MutexLock lock(&mu_);
+  stats_.released += static_cast<int64_t>(released);
+  return released;
+}
+
+bool HandPool::HasHand(std::string_view session_id) const {
+  MutexLock lock(&mu_);
+  auto it = sessions_.find(session_id);
+  return it != sessions_.end() && it->second.hand != nullptr;
+}
+
+HandPoolStats HandPool::stats() const {
+  MutexLock lock(&mu_);
+  return stats_;
+}
+
+void HandPool::ReaperLoop() {
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      if (mu_.AwaitWithDeadline([&] { return stopping_; }, absl::Now() + options_.reap_interval)) return;
+    }
+    ReleaseIdle();
+  }
+}
+
+}  // namespace wake

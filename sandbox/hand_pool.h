@@ -1,0 +1,131 @@
+#pragma once
+// HandPool: the SessionHands the harness calls. One hand per session, made lazily:
+//
+//   - provisioned on the session's first tool call, never before (no one waits for a sandbox before
+//     the first token); a hand an earlier process left for the session is re-attached first, so a
+//     restarted engine carries on in the same sandbox;
+//   - concurrent first calls share one provisioning (single flight): one Provision, every caller
+//     waits for it and gets its hand, or its error;
+//   - reused across calls and turns;
+//   - released after `idle_release_after` without a call (ReleaseIdle, run by a reaper thread or the
+//     engine), or when the session ends (ReleaseSession);
+//   - a hand that fails Unavailable (container gone, connection lost) turns the call into an error
+//     the harness records as a tool error, is dropped (and its sandbox released), and the next call
+//     provisions a fresh one.
+//
+// Idempotency: the pool remembers the results of the last `remembered_results` calls of each session
+// by idempotency key, and answers a repeated key with the stored result instead of running again.
+//
+// Events: wake.hand_provisioned (with the time it took; reason "reattached" for a re-attached hand)
+// and wake.hand_lost go to the caller of Execute, which appends them with the tool result;
+// wake.hand_released of a release the pool makes on its own goes to `on_released` (the engine appends
+// it). Counters and latency totals are in stats().
+//
+// Thread-safe. A provisioning or a tool run holds no lock.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/sync.h"
+#include "sandbox/hand.h"
+#include "sandbox/toolset.h"
+
+namespace wake {
+
+// Where a session's hand lives.
+struct HandPlacement {
+  HandProvider* provider = nullptr;  // not owned; outlives the pool
+  HandResources resources;
+};
+
+struct HandPoolOptions {
+  // Chooses the provider and resources of a session's hand, at provisioning. Required.
+  std::function<absl::StatusOr<HandPlacement>(std::string_view session_id)> placement;
+  absl::Duration idle_release_after = absl::Minutes(10);
+  // How often the pool's own reaper thread runs ReleaseIdle; zero: no thread (the owner calls it).
+  absl::Duration reap_interval = absl::ZeroDuration();
+  size_t remembered_results = 64;
+  ToolsetOptions toolset;
+  Clock* clock = Clock::Real();
+  // Told of each hand the pool released on its own (idle, ReleaseSession), with its
+  // wake.hand_released event (no id yet). Called without the pool's lock held. May be empty.
+  std::function<void(std::string_view session_id, Event released)> on_released;
+};
+
+struct HandPoolStats {
+  int64_t provisions = 0;  // new sandboxes
+  int64_t reattaches = 0;  // sandboxes of an earlier process found again
+  int64_t provision_failures = 0;
+  int64_t executions = 0;      // tool calls run on a hand
+  int64_t remembered_hits = 0;  // calls answered from the idempotency memory
+  int64_t lost = 0;             // hands that died under a call
+  int64_t released = 0;
+  absl::Duration provision_time;  // total over provisions and reattaches
+  absl::Duration execute_time;    // total over executions
+};
+
+class HandPool final : public SessionHands {
+ public:
+  explicit HandPool(HandPoolOptions options);
+  // Stops the reaper. Releases no hand: sandboxes outlive the process and are re-attached by the next.
+  ~HandPool() override;
+
+  HandPool(const HandPool&) = delete;
+  HandPool& operator=(const HandPool&) = delete;
+
+  absl::StatusOr<ToolResult> Execute(std::string_view session_id, const ToolCall& call, const CancelToken* cancel,
+                                     std::vector<Event>* hand_events) override;
+
+  // Releases the session's hand now (the session was deleted or archived); waits for calls running
+  // on it to finish first. OK when it has none. Also removes a sandbox an earlier process left.
+  absl::Status ReleaseSession(std::string_view session_id);
+  // Releases every hand unused for idle_release_after. Returns how many.
+  size_t ReleaseIdle();
+
+  // Whether the session has a live hand in this pool now.
+  bool HasHand(std::string_view session_id) const;
+  HandPoolStats stats() const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<Hand> hand;
+    HandResources resources;  // the hand's, for its processes' environment
+    bool provisioning = false;
+    uint64_t generation = 0;  // counts finished provisionings; waiters compare it
+    absl::Status last_error;  // of the last provisioning, for the callers that waited on it
+    int in_flight = 0;
+    absl::Time last_used;
+    std::deque<std::pair<std::string, ToolResult>> remembered;  // oldest first
+  };
+
+  // The session's hand, provisioned (or re-attached) when it has none. `provisioned` is set to the
+  // event of a provisioning this call made. Counts the call in flight on success.
+  absl::StatusOr<std::shared_ptr<Hand>> Acquire(const std::string& session_id, std::optional<Event>& provisioned,
+                                                HandResources& resources);
+  absl::StatusOr<std::unique_ptr<Hand>> ProvisionOrReattach(std::string_view session_id, const HandPlacement& placement,
+                                                            bool& reattached);
+  Event HandEvent(EventType type, const Hand& hand) const;
+  void ReaperLoop();
+
+  const HandPoolOptions options_;
+  mutable Mutex mu_;
+  std::map<std::string, Entry, std::less<>> sessions_ ABSL_GUARDED_BY(mu_);
+  HandPoolStats stats_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread reaper_;
+};
+
+}  // namespace wake
