@@ -24,6 +24,8 @@ struct AgentConfig {
   int64_t max_tokens = 4096;
 
   bool IsCustomTool(std::string_view name) const;
+  // Whether `name` is one of `tools` (runs on the session's hand).
+  bool HasHandTool(std::string_view name) const;
   bool NeedsConfirmation(std::string_view name) const;
 };
 

@@ -77,6 +77,12 @@ struct ModelRequest {
   // Number of leading messages that are stable from turn to turn (all but the newest message): brains
   // that support prompt caching mark the end of this prefix (and of system and tools) as cacheable.
   size_t stable_prefix_messages = 0;
+  // Assistant turns a compaction summary replaced (they are not in `messages`): with the assistant
+  // messages present, how many turns the conversation has had. Set by the context builder.
+  size_t compacted_turns = 0;
+  // True for the harness's request to summarize the conversation for a compaction (its newest user
+  // message says so); brains send it like any other, the scripted brain answers it from its script.
+  bool summarize = false;
 
   friend bool operator==(const ModelRequest&, const ModelRequest&) = default;
 };

@@ -8,6 +8,10 @@
 
 namespace wake {
 
+bool AgentConfig::HasHandTool(std::string_view name) const {
+  return std::any_of(tools.begin(), tools.end(), [&](const ToolDefinition& t) { return t.name == name; });
+}
+
 bool AgentConfig::IsCustomTool(std::string_view name) const {
   return std::any_of(custom_tools.begin(), custom_tools.end(), [&](const ToolDefinition& t) { return t.name == name; });
 }
@@ -56,6 +60,16 @@ bool HasToolResult(const Message& m) {
 
 }  // namespace
 
+const ToolDefinition& SessionHistoryTool() {
+  static const ToolDefinition* const kTool = new ToolDefinition{
+      kSessionHistoryToolName,
+      "Read this session's own event log, which an earlier summary replaced in your context. Returns up to "
+      "`limit` events (default 20, at most 50) starting at position `from_seq` (the first event is 1), one "
+      "JSON object per line.",
+      R"({"type":"object","properties":{"from_seq":{"type":"integer","minimum":1},"limit":{"type":"integer","minimum":1,"maximum":50}},"required":["from_seq"]})"};
+  return *kTool;
+}
+
 ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event>& events,
                                const ContextOptions& options) {
   ModelRequest request;
@@ -66,6 +80,7 @@ ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event
   request.max_tokens = agent.max_tokens;
 
   std::vector<Message>& messages = request.messages;
+  bool compacted = false;
   for (const Event& event : events) {
     if (event.seq > options.as_of_seq) break;
     switch (event.type) {
@@ -96,10 +111,24 @@ ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event
         AddBlock(messages, Message::Role::kUser, std::move(block));
         break;
       }
+      case EventType::kAgentThreadContextCompacted: {
+        // Everything so far is replaced by the summary.
+        for (const Message& m : messages) request.compacted_turns += m.role == Message::Role::kAssistant ? 1 : 0;
+        messages.clear();
+        MessageBlock note;
+        note.text = absl::StrCat(
+            "[The conversation so far (session events 1 to ", event.compacted_through_seq,
+            ") was compacted into the summary below. The session_history tool reads those events.]");
+        AddBlock(messages, Message::Role::kUser, std::move(note));
+        for (const ContentBlock& c : event.content) AddBlock(messages, Message::Role::kUser, FromContent(c));
+        compacted = true;
+        break;
+      }
       default:
         break;  // no model content
     }
   }
+  if (compacted) request.tools.push_back(SessionHistoryTool());
   // Later events only append messages or add blocks to the newest one: all the others are stable.
   request.stable_prefix_messages = messages.empty() ? 0 : messages.size() - 1;
 

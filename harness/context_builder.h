@@ -10,6 +10,11 @@
 // user tool_result. Consecutive blocks of one role merge into one message, so roles alternate.
 // Everything else (session.*, span.*, wake.*, confirmations, interrupts) carries no model content.
 //
+// Compaction: an agent.thread_context_compacted event replaces every message before it with one user
+// message holding its summary (and says so); events after it map as usual. A compacted context also
+// offers the read-only `session_history` tool (SessionHistoryTool()), which the harness serves from
+// the log itself, so the model can look up what the summary left out.
+//
 // The prefix of the request is stable from turn to turn: appending events only appends messages (or
 // blocks to the last message), never rewrites earlier ones, so prompt caching can reuse it.
 
@@ -31,6 +36,11 @@ struct ContextOptions {
   // that holds no tool results, so no tool_result loses its tool_use.
   size_t max_messages = 0;
 };
+
+// The name of the harness's own read-only tool over the session's log.
+inline constexpr char kSessionHistoryToolName[] = "session_history";
+// Its definition: input {from_seq: integer >= 1, limit?: integer 1..50}.
+const ToolDefinition& SessionHistoryTool();
 
 ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event>& events,
                                const ContextOptions& options = {});

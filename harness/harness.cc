@@ -12,7 +12,9 @@
 #include "base/strings.h"
 #include "harness/context_builder.h"
 #include "harness/next_action.h"
+#include "schemas/event_json.h"
 #include "schemas/ids.h"
+#include "simdjson.h"
 
 namespace wake {
 
@@ -84,7 +86,67 @@ class Harness::Run {
     return absl::InternalError("unknown action");
   }
 
+  // A request's size in tokens, roughly: four bytes of its canonical encoding to a token.
+  static size_t EstimateTokens(const ModelRequest& request) { return EncodeModelRequestJson(request).size() / 4; }
+
+  // Asks the brain to summarize the conversation in `request` and appends the summary as
+  // agent.thread_context_compacted (with the model request's span). A failed summary is not fatal:
+  // the turn goes on uncompacted, and the span end records the error.
+  absl::Status Compact(ModelRequest request) {
+    const uint64_t through_seq = events_.back().seq;
+    MessageBlock ask;
+    ask.text =
+        "[The conversation is getting long. Before continuing, summarize it for your own future reference: "
+        "the user's goals, what was done and decided, files and facts that matter, and what remains open. "
+        "Reply with the summary only.]";
+    if (request.messages.empty() || request.messages.back().role != Message::Role::kUser) {
+      request.messages.push_back(Message{Message::Role::kUser, {}});
+    }
+    request.messages.back().blocks.push_back(std::move(ask));
+    request.summarize = true;
+
+    std::vector<Event> batch = StartBatch();
+    batch.push_back(NewEvent(EventType::kSpanModelRequestStart));
+    const std::string start_id = batch.back().id;
+    RETURN_IF_ERROR(Append(std::move(batch)));
+    RETURN_IF_ERROR(RenewLeaseIfDue());
+    absl::StatusOr<ModelTurn> turn = StreamUnlessInterrupted(request);
+    Event end = NewEvent(EventType::kSpanModelRequestEnd);
+    end.model_request_start_id = start_id;
+    end.is_error = !turn.ok();
+    if (!turn.ok()) return Append({std::move(end)});
+    end.model_usage = turn->usage;
+    Event compacted = NewEvent(EventType::kAgentThreadContextCompacted);
+    compacted.compacted_through_seq = through_seq;
+    for (const TurnBlock& block : turn->blocks) {
+      if (block.kind != TurnBlock::Kind::kText || block.text.empty()) continue;
+      ContentBlock text;
+      text.text = block.text;
+      compacted.content.push_back(std::move(text));
+    }
+    if (compacted.content.empty()) {
+      end.is_error = true;  // a summary without text is a failed one: nothing to compact into
+      return Append({std::move(end)});
+    }
+    return Append({std::move(end), std::move(compacted)});
+  }
+
   absl::Status CallModel() {
+    if (h_.options_.compact_above_tokens > 0) {
+      ModelRequest before = BuildModelRequest(agent_, events_);
+      // Too few messages, or a summary that alone fills half the budget: compacting again would not
+      // help (and would repeat every turn).
+      ModelRequest summary_only;
+      if (!before.messages.empty()) summary_only.messages.push_back(before.messages.front());
+      const bool worth_it = before.messages.size() > 2 &&
+                            (before.compacted_turns == 0 ||
+                             EstimateTokens(summary_only) < h_.options_.compact_above_tokens / 2);
+      if (worth_it && EstimateTokens(before) > h_.options_.compact_above_tokens) {
+        RETURN_IF_ERROR(Compact(std::move(before)));
+        RETURN_IF_ERROR(CatchUp());
+        if (DecideNextAction(events_, agent_).kind != NextAction::Kind::kCallModel) return absl::OkStatus();
+      }
+    }
     const ModelRequest request = BuildModelRequest(agent_, events_);
     absl::Duration backoff = h_.options_.initial_backoff;
     for (int attempt = 1;; ++attempt) {
@@ -225,6 +287,16 @@ class Harness::Run {
       RETURN_IF_ERROR(Append(std::move(batch)));
     }
     RETURN_IF_ERROR(RenewLeaseIfDue());
+    if (tool_use.name == kSessionHistoryToolName && !agent_.HasHandTool(tool_use.name)) {
+      // The harness's own read-only tool: served from the log, no hand involved.
+      std::vector<Event> batch = StartBatch();
+      ToolResult history = SessionHistory(tool_use.input_json);
+      Event& result_event = batch.emplace_back(NewEvent(EventType::kAgentToolResult));
+      result_event.tool_use_id = tool_use.id;
+      result_event.content = std::move(history.content);
+      result_event.is_error = history.is_error;
+      return Append(std::move(batch));
+    }
     ToolCall call{tool_use.name, tool_use.input_json, key};
     std::vector<Event> hand_events;
     absl::StatusOr<ToolResult> result = UnlessInterrupted(
@@ -250,6 +322,53 @@ class Harness::Run {
       result_event.is_error = true;
     }
     return Append(std::move(batch));
+  }
+
+  // The session_history tool: events [from_seq, from_seq + limit) of this session, one
+  // "#<seq> <Managed Agents JSON>" line each, at most kMaxHistoryBytes in all.
+  ToolResult SessionHistory(const std::string& input_json) {
+    static constexpr size_t kMaxHistoryBytes = 64 * 1024;
+    auto error = [](std::string text) {
+      ToolResult r;
+      ContentBlock block;
+      block.text = std::move(text);
+      r.content.push_back(std::move(block));
+      r.is_error = true;
+      return r;
+    };
+    simdjson::dom::parser parser;
+    simdjson::dom::object input;
+    if (parser.parse(input_json).get(input) != simdjson::SUCCESS) {
+      return error("session_history: the input is not a JSON object");
+    }
+    int64_t from = 0;
+    int64_t limit = 20;
+    if (input["from_seq"].get(from) != simdjson::SUCCESS || from < 1) {
+      return error("session_history: \"from_seq\" must be an integer >= 1");
+    }
+    if (simdjson::dom::element value; input["limit"].get(value) == simdjson::SUCCESS) {
+      if (value.get(limit) != simdjson::SUCCESS || limit < 1 || limit > 50) {
+        return error("session_history: \"limit\" must be an integer from 1 to 50");
+      }
+    }
+    ReadOptions read;
+    read.from_seq = static_cast<uint64_t>(from);
+    read.limit = static_cast<size_t>(limit);
+    absl::StatusOr<std::vector<Event>> events = h_.log_->Read(session_id_, read);
+    if (!events.ok()) return error(absl::StrCat("session_history: reading the log failed: ", events.status().message()));
+    ToolResult result;
+    ContentBlock text;
+    if (events->empty()) text.text = absl::StrCat("No events from #", from, ": the log ends at #", events_.back().seq);
+    for (const Event& e : *events) {
+      std::string line = absl::StrCat("#", e.seq, " ", EncodeEventJson(e), "\n");
+      if (text.text.size() + line.size() > kMaxHistoryBytes) {
+        absl::StrAppend(&text.text, "[stopped before #", e.seq, ": output limit; continue from there]\n");
+        break;
+      }
+      text.text += line;
+    }
+    result.content.push_back(std::move(text));
+    return result;
   }
 
   // --- helpers ------------------------------------------------------------------------------------

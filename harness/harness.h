@@ -48,6 +48,11 @@ struct HarnessOptions {
   // Applied to every event before it is appended (the engine masks vault secrets with it: a tool
   // that prints a secret leaves "[secret:NAME]" in the log). May be empty.
   std::function<void(Event&)> redact;
+  // Compaction: before a model call whose request is estimated (at four bytes a token, over its
+  // canonical encoding) above this many tokens, the harness first asks the brain to summarize the
+  // conversation and appends agent.thread_context_compacted with the summary; the context builder
+  // then starts from it, and the model gets the session_history tool. 0: never compact.
+  size_t compact_above_tokens = 0;
 };
 
 class Harness {

@@ -49,6 +49,11 @@ NextAction DecideNextAction(const std::vector<Event>& events, const AgentConfig&
         // Only a successful end means the turn's outputs were appended (in the same batch, before it).
         if (!e.is_error.value_or(false)) needs_model = false;
         break;
+      case EventType::kAgentThreadContextCompacted:
+        // Appended with the (successful) end of the summarize request, which came right before a
+        // model call: that call is still to make.
+        needs_model = true;
+        break;
       case EventType::kAgentToolUse:
       case EventType::kAgentCustomToolUse: {
         ToolCallState call;

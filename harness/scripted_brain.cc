@@ -22,21 +22,23 @@ struct ScriptedTurn {
 
 class ScriptedBrain final : public Brain {
  public:
-  explicit ScriptedBrain(std::vector<ScriptedTurn> turns) : turns_(std::move(turns)) {}
+  ScriptedBrain(std::vector<ScriptedTurn> turns, std::string summary)
+      : turns_(std::move(turns)), summary_(std::move(summary)) {}
 
   std::string_view kind() const override { return "scripted (not a model)"; }
 
   absl::StatusOr<ModelTurn> Stream(const ModelRequest& request, StreamObserver* observer,
                                    const CancelToken* cancel) override {
     if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError("scripted turn cancelled");
-    size_t index = 0;
+    size_t index = request.compacted_turns;
     for (const Message& m : request.messages) index += m.role == Message::Role::kAssistant ? 1 : 0;
 
     ModelTurn turn;
     turn.model = request.model;
-    turn.message_id = absl::StrCat("msg_scripted_", index);
+    turn.message_id = absl::StrCat(request.summarize ? "msg_scripted_summary_" : "msg_scripted_", index);
     ScriptedTurn exhausted{"(scripted brain: the script has no more turns)", {}};
-    const ScriptedTurn& script = index < turns_.size() ? turns_[index] : exhausted;
+    ScriptedTurn summary{absl::StrCat(summary_, " (", index, " turns so far)"), {}};
+    const ScriptedTurn& script = request.summarize ? summary : index < turns_.size() ? turns_[index] : exhausted;
     if (!script.text.empty()) {
       TurnBlock text;
       text.kind = TurnBlock::Kind::kText;
@@ -69,6 +71,7 @@ class ScriptedBrain final : public Brain {
 
  private:
   const std::vector<ScriptedTurn> turns_;
+  const std::string summary_;
 };
 
 absl::Status Invalid(std::string_view what) {
@@ -122,7 +125,13 @@ absl::StatusOr<std::unique_ptr<Brain>> NewScriptedBrain(std::string_view script_
     turns.push_back(std::move(turn));
   }
   if (turns.empty()) return Invalid("the script has no turns");
-  return std::unique_ptr<Brain>(new ScriptedBrain(std::move(turns)));
+  std::string summary = "(scripted summary of the conversation)";
+  if (simdjson::dom::element value; root["summary"].get(value) == simdjson::SUCCESS) {
+    std::string_view text;
+    if (value.get_string().get(text) || text.empty()) return Invalid(R"("summary" must be a non-empty string)");
+    summary = std::string(text);
+  }
+  return std::unique_ptr<Brain>(new ScriptedBrain(std::move(turns), std::move(summary)));
 }
 
 absl::StatusOr<std::unique_ptr<Brain>> LoadScriptedBrain(const std::string& path) {

@@ -7,8 +7,11 @@
 //      {"text": "Let me look.", "tool_calls": [{"name": "bash", "input": {"command": "ls"}}]},
 //      {"text": "The directory holds README.md."}
 //   ]}
-// The reply to a request is turn k, where k is the number of assistant messages already in the
-// request, so the same conversation always gets the same reply, in any process, after any crash.
+//    "summary": "What happened so far."   (optional: the reply to a compaction's summarize request)
+// The reply to a request is turn k, where k is the number of assistant turns the conversation has
+// had (the assistant messages in the request, plus those a compaction replaced), so the same
+// conversation always gets the same reply, in any process, after any crash. A summarize request gets
+// the summary, with the turn count appended.
 // A turn with tool calls stops with "tool_use", one without with "end_turn". Past the last turn, the
 // reply says the script is exhausted and ends the turn.
 //

@@ -89,7 +89,12 @@ struct ToolUse {
   name @0 :Text;
   input @1 :Payload;  # a JSON object, compact text
 }
-struct AgentThreadContextCompacted {}
+# wake's own fields (the Managed Agents JSON shape has none): the summary that replaces the events
+# up to and including seq `throughSeq` in the model's context.
+struct AgentThreadContextCompacted {
+  summary @0 :List(ContentBlock);
+  throughSeq @1 :UInt64;
+}
 struct SessionStatusRunning {}
 
 struct StopReason {

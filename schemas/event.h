@@ -153,6 +153,9 @@ struct Event {
   // wake.hand_provisioned: how long provisioning took. wake.hand_lost: why (free text).
   int64_t duration_us = 0;
   std::string reason;
+  // agent.thread_context_compacted (wake's own field; its summary is in `content`): the last seq the
+  // summary replaces. Not in the Managed Agents JSON shape.
+  uint64_t compacted_through_seq = 0;
   // wake.harness_woke: which worker took the lease, and the lease epoch it holds.
   std::string worker_id;
   uint64_t lease_epoch = 0;

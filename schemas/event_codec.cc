@@ -134,9 +134,11 @@ absl::Status BuildEvent(const Event& e, const Writer& w, schema::Event::Builder 
       b.setName(AsText(e.name));
       return w.SetPayload(b.initInput(), e.input_json);
     }
-    case EventType::kAgentThreadContextCompacted:
-      out.initAgentThreadContextCompacted();
-      return absl::OkStatus();
+    case EventType::kAgentThreadContextCompacted: {
+      schema::AgentThreadContextCompacted::Builder b = out.initAgentThreadContextCompacted();
+      b.setThroughSeq(e.compacted_through_seq);
+      return w.SetContent(b.initSummary(static_cast<unsigned>(e.content.size())), e.content);
+    }
     case EventType::kSessionStatusRunning:
       out.initSessionStatusRunning();
       return absl::OkStatus();
@@ -368,9 +370,12 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
     case schema::Event::AGENT_CUSTOM_TOOL_USE:
       e.type = EventType::kAgentCustomToolUse;
       return ReadToolUse(r, in.getAgentCustomToolUse(), e);
-    case schema::Event::AGENT_THREAD_CONTEXT_COMPACTED:
+    case schema::Event::AGENT_THREAD_CONTEXT_COMPACTED: {
       e.type = EventType::kAgentThreadContextCompacted;
-      return absl::OkStatus();
+      schema::AgentThreadContextCompacted::Reader compacted = in.getAgentThreadContextCompacted();
+      e.compacted_through_seq = compacted.getThroughSeq();
+      return r.Content(compacted.getSummary(), e.content);
+    }
     case schema::Event::SESSION_STATUS_RUNNING:
       e.type = EventType::kSessionStatusRunning;
       return absl::OkStatus();

@@ -115,5 +115,40 @@ TEST(ContextBuilderTest, WindowNeverOrphansToolResults) {
   for (const MessageBlock& b : r.messages.front().blocks) EXPECT_NE(b.kind, MessageBlock::Kind::kToolResult);
 }
 
+TEST(ContextBuilderTest, CompactionReplacesThePrefixWithItsSummary) {
+  std::vector<Event> events = Conversation();
+  const uint64_t through = events.back().seq;
+  Event compacted = Ev(EventType::kAgentThreadContextCompacted, through + 1);
+  compacted.compacted_through_seq = through;
+  ContentBlock summary;
+  summary.text = "SUMMARY";
+  compacted.content.push_back(summary);
+  events.push_back(compacted);
+  events.push_back(UserText(through + 2, "and now?"));
+  AgentConfig agent;
+  agent.model = "m";
+  ModelRequest request = BuildModelRequest(agent, events);
+  ASSERT_EQ(request.messages.size(), 1u);
+  const Message& first = request.messages[0];
+  EXPECT_EQ(first.role, Message::Role::kUser);
+  ASSERT_EQ(first.blocks.size(), 3u);
+  EXPECT_NE(first.blocks[0].text.find(absl::StrCat("events 1 to ", through)), std::string::npos);
+  EXPECT_EQ(first.blocks[1].text, "SUMMARY");
+  EXPECT_EQ(first.blocks[2].text, "and now?");
+  size_t assistant_turns = 0;
+  for (const Message& m : BuildModelRequest(agent, Conversation()).messages) {
+    assistant_turns += m.role == Message::Role::kAssistant ? 1 : 0;
+  }
+  EXPECT_GT(assistant_turns, 0u);
+  EXPECT_EQ(request.compacted_turns, assistant_turns);
+  ASSERT_FALSE(request.tools.empty());
+  EXPECT_EQ(request.tools.back().name, kSessionHistoryToolName);
+  // Rewound to before the compaction, the full conversation is back and no history tool is offered.
+  ModelRequest before = BuildModelRequest(agent, events, ContextOptions{.as_of_seq = through, .max_messages = 0});
+  EXPECT_EQ(before.compacted_turns, 0u);
+  EXPECT_TRUE(before.tools.empty());
+  EXPECT_EQ(before, BuildModelRequest(agent, Conversation()));
+}
+
 }  // namespace
 }  // namespace wake

@@ -488,5 +488,70 @@ TEST_F(HarnessTest, SigkillAtEveryAppendResumesCorrectly) {
   std::printf("SIGKILL matrix: killed after each of appends 1..%d\n", k - 1);
 }
 
+TEST_F(HarnessTest, CompactsALongContextAndCarriesOnFromTheSummary) {
+  // Turn 2 reads the compacted history through the harness's own tool.
+  std::unique_ptr<Brain> brain = *NewScriptedBrain(R"({"turns": [
+    {"text": "Let me look around.", "tool_calls": [{"name": "read", "input": {"file_path": "notes.txt"}}]},
+    {"text": "One more step.", "tool_calls": [{"name": "bash", "input": {"command": "ls"}}]},
+    {"text": "Checking history.", "tool_calls": [{"name": "session_history", "input": {"from_seq": 1, "limit": 1}}]},
+    {"text": "All done."}
+  ], "summary": "The user asked me to look around; I read notes.txt."})");
+  const std::string s = NewSessionWithMessage();
+  HarnessOptions options = Options();
+  options.compact_above_tokens = 120;
+  Harness harness(log_.get(), brain.get(), &hands_, options);
+  ASSERT_TRUE(harness.Wake(s, agent_).ok());
+  std::vector<Event> events = Events(s);
+
+  // Every scripted turn played once, in order, across the compactions.
+  std::vector<std::string> said;
+  const Event* compacted = nullptr;
+  const Event* history = nullptr;
+  for (const Event& e : events) {
+    if (e.type == EventType::kAgentMessage) said.push_back(e.content[0].text);
+    if (e.type == EventType::kAgentThreadContextCompacted && compacted == nullptr) compacted = &e;
+    if (e.type == EventType::kAgentToolUse && e.name == "session_history") {
+      for (const Event& r : events) {
+        if (r.type == EventType::kAgentToolResult && r.tool_use_id == e.id) history = &r;
+      }
+    }
+  }
+  EXPECT_EQ(said, (std::vector<std::string>{"Let me look around.", "One more step.", "Checking history.", "All done."}));
+  ASSERT_NE(compacted, nullptr);
+  EXPECT_EQ(compacted->content[0].text.rfind("The user asked me to look around; I read notes.txt.", 0), 0u);
+  EXPECT_GT(compacted->compacted_through_seq, 1u);
+  EXPECT_EQ(events.back().type, EventType::kSessionStatusIdle);
+
+  // The tool answered from the log itself (the hand never saw it), with event #1.
+  ASSERT_NE(history, nullptr);
+  EXPECT_FALSE(history->is_error.value_or(false));
+  EXPECT_EQ(history->content[0].text.rfind("#1 {\"type\":\"user.message\"", 0), 0u) << history->content[0].text;
+  for (const ToolCall& call : hands_.calls()) EXPECT_NE(call.name, "session_history");
+
+  // The context now starts from the summary and offers session_history.
+  ModelRequest request = BuildModelRequest(agent_, events);
+  ASSERT_FALSE(request.messages.empty());
+  EXPECT_NE(request.messages[0].blocks[0].text.find("compacted"), std::string::npos);
+  EXPECT_GT(request.compacted_turns, 0u);
+  EXPECT_EQ(request.tools.back().name, "session_history");
+}
+
+TEST_F(HarnessTest, SessionHistoryRejectsBadInputAsAToolError) {
+  std::unique_ptr<Brain> brain = *NewScriptedBrain(R"({"turns": [
+    {"tool_calls": [{"name": "session_history", "input": {"from_seq": 0}}]},
+    {"text": "ok"}]})");
+  const std::string s = NewSessionWithMessage();
+  Harness harness(log_.get(), brain.get(), &hands_, Options());
+  ASSERT_TRUE(harness.Wake(s, agent_).ok());
+  bool seen = false;
+  for (const Event& e : Events(s)) {
+    if (e.type != EventType::kAgentToolResult) continue;
+    seen = true;
+    EXPECT_TRUE(e.is_error.value_or(false));
+    EXPECT_NE(e.content[0].text.find("from_seq"), std::string::npos);
+  }
+  EXPECT_TRUE(seen);
+}
+
 }  // namespace
 }  // namespace wake
