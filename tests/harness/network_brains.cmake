@@ -27,3 +27,15 @@ add_executable(brains_test
 target_link_libraries(brains_test PRIVATE wake_harness wake_fake_model_server GTest::gtest_main)
 target_compile_options(brains_test PRIVATE ${WAKE_WARNINGS})
 gtest_discover_tests(brains_test DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 120)
+
+# The harness on a network brain, end to end on a real RocksDB log.
+add_executable(harness_network_test
+  ${CMAKE_CURRENT_LIST_DIR}/harness_network_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/brain_test_util.cc
+  ${CMAKE_CURRENT_LIST_DIR}/harness_test_util.cc
+  ${CMAKE_CURRENT_LIST_DIR}/../storage/test_util.cc
+)
+target_link_libraries(harness_network_test PRIVATE wake_harness wake_storage wake_sandbox wake_fake_model_server
+                      GTest::gtest_main)
+target_compile_options(harness_network_test PRIVATE ${WAKE_WARNINGS})
+gtest_discover_tests(harness_network_test DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 120)
