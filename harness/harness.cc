@@ -256,6 +256,8 @@ class Harness::Run {
     end.model_request_start_id = start_id;
     end.is_error = false;
     end.model_usage = turn.usage;
+    end.time_to_first_token_us = absl::ToInt64Microseconds(turn.time_to_first_token);
+    end.duration_us = absl::ToInt64Microseconds(turn.duration);
     batch.push_back(std::move(end));
     if (!has_tool_calls) {
       Event idle = NewEvent(EventType::kSessionStatusIdle);

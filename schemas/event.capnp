@@ -128,6 +128,9 @@ struct SpanModelRequestEnd {
   outputTokens @3 :Int64;
   cacheCreationInputTokens @4 :Int64;
   cacheReadInputTokens @5 :Int64;
+  # wake's own (not in the Managed Agents JSON): timings the brain measured, in microseconds.
+  timeToFirstTokenUs @6 :Int64;
+  durationUs @7 :Int64;
 }
 
 struct ToolStarted {

@@ -150,8 +150,12 @@ struct Event {
   // wake.hand_provisioned / hand_lost / hand_released: which hand; backend ("local", "docker", ...).
   std::string hand_id;
   std::string hand_backend;
-  // wake.hand_provisioned: how long provisioning took. wake.hand_lost: why (free text).
+  // wake.hand_provisioned: how long provisioning took; span.model_request_end: how long the model
+  // request took (request sent -> end of stream, as the brain measured it; 0 when it did not).
   int64_t duration_us = 0;
+  // span.model_request_end: request sent -> first content delta (wake's own; not in the JSON shape).
+  int64_t time_to_first_token_us = 0;
+  // wake.hand_lost: why (free text).
   std::string reason;
   // agent.thread_context_compacted (wake's own field; its summary is in `content`): the last seq the
   // summary replaces. Not in the Managed Agents JSON shape.

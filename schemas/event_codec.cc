@@ -186,6 +186,8 @@ absl::Status BuildEvent(const Event& e, const Writer& w, schema::Event::Builder 
       b.setOutputTokens(e.model_usage.output_tokens);
       b.setCacheCreationInputTokens(e.model_usage.cache_creation_input_tokens);
       b.setCacheReadInputTokens(e.model_usage.cache_read_input_tokens);
+      b.setTimeToFirstTokenUs(e.time_to_first_token_us);
+      b.setDurationUs(e.duration_us);
       return absl::OkStatus();
     }
     case EventType::kToolStarted: {
@@ -427,6 +429,8 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
       e.model_usage.output_tokens = b.getOutputTokens();
       e.model_usage.cache_creation_input_tokens = b.getCacheCreationInputTokens();
       e.model_usage.cache_read_input_tokens = b.getCacheReadInputTokens();
+      e.time_to_first_token_us = b.getTimeToFirstTokenUs();
+      e.duration_us = b.getDurationUs();
       return absl::OkStatus();
     }
     case schema::Event::TOOL_STARTED: {
