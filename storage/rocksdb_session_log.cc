@@ -159,6 +159,11 @@ class RocksDbSessionLog final : public SessionLog {
       : options_(std::move(options)), db_(std::move(db)), handles_(std::move(handles)) {
     write_options_.sync = options_.durability == Durability::kSync;
     cf_ = ColumnFamilies{handles_[1], handles_[2], handles_[3], handles_[4]};
+    if (options_.access != StoreAccess::kReadWrite) {
+      // Every write is refused the way a failed one is: through the sticky error.
+      sticky_error_ = absl::FailedPreconditionError(
+          absl::StrCat("the session log at ", options_.path, " is open for reading only; writes are refused"));
+    }
     committer_ = std::thread([this] { CommitterLoop(); });
   }
 
@@ -174,6 +179,9 @@ class RocksDbSessionLog final : public SessionLog {
   }
 
   // --- sessions ---------------------------------------------------------------------------------
+
+  // kFollow: pulls in the writer's latest appends before a read.
+  void CatchUpWithWriter();
 
   absl::StatusOr<SessionInfo> CreateSession(SessionInfo info) override;
   absl::StatusOr<SessionInfo> GetSession(std::string_view session_id) override;
@@ -660,8 +668,14 @@ absl::StatusOr<SessionInfo> RocksDbSessionLog::CreateSession(SessionInfo info) {
   return RunAndWait<SessionInfo>(std::move(request));
 }
 
+void RocksDbSessionLog::CatchUpWithWriter() {
+  // Best effort: a follower that cannot catch up serves what it has.
+  if (options_.access == StoreAccess::kFollow) db_->TryCatchUpWithPrimary().PermitUncheckedError();
+}
+
 absl::StatusOr<SessionInfo> RocksDbSessionLog::GetSession(std::string_view session_id) {
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
+  CatchUpWithWriter();
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.sessions, SessionKey(session), &value);
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("session ", ToAbsl(session_id), " does not exist"));
@@ -686,6 +700,7 @@ absl::Status RocksDbSessionLog::DeleteSession(std::string_view session_id) {
 
 absl::StatusOr<SessionPage> RocksDbSessionLog::ListSessions(const ListSessionsOptions& options) {
   if (options.limit == 0) return absl::InvalidArgumentError("ListSessions: limit must be at least 1");
+  CatchUpWithWriter();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.sessions));
   if (options.after_session_id.empty()) {
     it->SeekToFirst();
@@ -795,12 +810,16 @@ absl::StatusOr<std::string> RocksDbSessionLog::GetBlob(std::string_view ref) {
 absl::StatusOr<std::vector<Event>> RocksDbSessionLog::Read(std::string_view session_id,
                                                            const ReadOptions& options) {
   ASSIGN_OR_RETURN(IdBytes session, ParseId(kSessionIdPrefix, session_id));
-  // One snapshot for the existence check and the scan, so a concurrent delete cannot split them.
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  CatchUpWithWriter();
+  // One snapshot for the existence check and the scan, so a concurrent delete cannot split them. (A
+  // follower has no snapshots; it changes only when it catches up, which it did just above.)
+  const rocksdb::Snapshot* snapshot = options_.access == StoreAccess::kFollow ? nullptr : db_->GetSnapshot();
   struct Release {
     rocksdb::DB* db;
     const rocksdb::Snapshot* snapshot;
-    ~Release() { db->ReleaseSnapshot(snapshot); }
+    ~Release() {
+      if (snapshot != nullptr) db->ReleaseSnapshot(snapshot);
+    }
   } release{db_.get(), snapshot};
   rocksdb::ReadOptions read;
   read.snapshot = snapshot;
@@ -910,8 +929,8 @@ absl::StatusOr<std::unique_ptr<SessionLog>> OpenRocksDbSessionLog(const RocksDbS
   if (options.clock == nullptr) return absl::InvalidArgumentError("OpenRocksDbSessionLog: clock is null");
 
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
+  db_options.create_if_missing = options.access == StoreAccess::kReadWrite;
+  db_options.create_missing_column_families = options.access == StoreAccess::kReadWrite;
   db_options.paranoid_checks = true;
   if (options.env != nullptr) db_options.env = options.env;
   // A torn last WAL record is the normal result of a crash mid-write; anything worse is corruption.
@@ -950,7 +969,22 @@ absl::StatusOr<std::unique_ptr<SessionLog>> OpenRocksDbSessionLog(const RocksDbS
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, families, &handles, &raw);
+  rocksdb::Status s;
+  switch (options.access) {
+    case StoreAccess::kReadWrite:
+      s = rocksdb::DB::Open(db_options, options.path, families, &handles, &raw);
+      break;
+    case StoreAccess::kReadOnly:
+      s = rocksdb::DB::OpenForReadOnly(db_options, options.path, families, &handles, &raw);
+      break;
+    case StoreAccess::kFollow:
+      if (options.follow_dir.empty()) {
+        return absl::InvalidArgumentError("OpenRocksDbSessionLog: kFollow needs a follow_dir");
+      }
+      db_options.max_open_files = -1;  // a secondary instance keeps every table file open
+      s = rocksdb::DB::OpenAsSecondary(db_options, options.path, options.follow_dir, families, &handles, &raw);
+      break;
+  }
   std::unique_ptr<rocksdb::DB> db(raw);
   RETURN_IF_ERROR(FromRocks(s, absl::StrCat("opening session log at ", options.path)));
   return std::unique_ptr<SessionLog>(new RocksDbSessionLog(options, std::move(db), std::move(handles)));

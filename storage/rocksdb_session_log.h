@@ -29,8 +29,22 @@ class Env;
 
 namespace wake {
 
+// How a process opens the store.
+enum class StoreAccess {
+  kReadWrite,  // the one writer (waked, an embedding engine); takes the directory's lock
+  // Inspection while the writer runs (wakectl): a consistent view as of the open; every write is
+  // refused with FailedPrecondition.
+  kReadOnly,
+  // Like kReadOnly, but each read first catches up with the writer's latest appends (a RocksDB
+  // secondary instance; `follow_dir` holds its own files). Subscriptions see no appends: followers
+  // poll with Read.
+  kFollow,
+};
+
 struct RocksDbSessionLogOptions {
-  std::string path;  // directory of the database; created when missing
+  std::string path;  // directory of the database; created when missing (kReadWrite only)
+  StoreAccess access = StoreAccess::kReadWrite;
+  std::string follow_dir;  // kFollow: a directory of the follower's own (required)
   Durability durability = Durability::kSync;
   // Content block payloads and tool inputs of this many bytes or more are stored once, by SHA-256,
   // in the blobs column family; the event holds the reference.

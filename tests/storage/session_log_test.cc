@@ -1,5 +1,6 @@
 // SessionLog contract tests against the RocksDB implementation on a real disk.
 
+#include <filesystem>
 #include <atomic>
 #include <memory>
 #include <set>
@@ -22,6 +23,7 @@ namespace {
 using testing::MakeTempDir;
 using testing::RemoveDir;
 using testing::TextMessage;
+using testing::RawDb;
 using testing::ToolUse;
 
 class SessionLogTest : public ::testing::Test {
@@ -603,39 +605,6 @@ TEST_F(SessionLogTest, FailedWriteIsStickyUntilReopen) {
 }
 
 // The closed log's database opened directly, to damage it behind the log's back.
-class RawDb {
- public:
-  enum Family { kDefault, kEvents, kSessions, kLeases, kBlobs };
-
-  explicit RawDb(const std::string& dir) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "events", "sessions", "leases", "blobs"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    rocksdb::DB* db = nullptr;
-    status_ = rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles_, &db);
-    db_.reset(db);
-  }
-  ~RawDb() {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-  }
-  bool ok() const { return status_.ok(); }
-  bool Put(Family f, const std::string& key, const std::string& value) {
-    return db_->Put(rocksdb::WriteOptions(), handles_[f], key, value).ok();
-  }
-  bool Delete(Family f, const std::string& key) { return db_->Delete(rocksdb::WriteOptions(), handles_[f], key).ok(); }
-  std::vector<std::string> Keys(Family f) {
-    std::vector<std::string> keys;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[f]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
-    return keys;
-  }
-
- private:
-  rocksdb::Status status_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::unique_ptr<rocksdb::DB> db_;
-};
 
 TEST_F(SessionLogTest, CorruptRecordsAreDataLossNeverSkipped) {
   const std::string s = NewSession();
@@ -702,6 +671,44 @@ TEST(SessionLogOpenTest, SecondOpenOfSameDirIsUnavailable) {
   EXPECT_TRUE(absl::IsUnavailable(second.status())) << second.status();
   first->reset();
   RemoveDir(dir);
+}
+
+TEST_F(SessionLogTest, ReadersBesideTheWriterSeeItsAppendsAndWriteNothing) {
+  const std::string s = NewSession();
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "one")}, kAppendAtHead, kNoLease).ok());
+  RocksDbSessionLogOptions options;
+  options.path = dir_;
+  options.access = StoreAccess::kReadOnly;
+  absl::StatusOr<std::unique_ptr<SessionLog>> reader = OpenRocksDbSessionLog(options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  options.access = StoreAccess::kFollow;
+  options.follow_dir = dir_ + "-follow";
+  absl::StatusOr<std::unique_ptr<SessionLog>> follower = OpenRocksDbSessionLog(options);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  EXPECT_EQ((*reader)->Read(s)->size(), 1u);
+  EXPECT_EQ((*follower)->Read(s)->size(), 1u);
+
+  // Writes through a reader are refused and change nothing.
+  for (SessionLog* view : {reader->get(), follower->get()}) {
+    EXPECT_EQ(view->Append(s, {TextMessage(EventType::kUserMessage, "no")}, kAppendAtHead, kNoLease).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    SessionInfo other;
+    other.id = NewSessionId(clock_.Now());
+    EXPECT_EQ(view->CreateSession(other).status().code(), absl::StatusCode::kFailedPrecondition);
+  }
+  // The writer goes on; the follower catches up, the read-only view keeps its snapshot.
+  ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "two")}, kAppendAtHead, kNoLease).ok());
+  EXPECT_EQ((*follower)->Read(s)->size(), 2u);
+  EXPECT_EQ((*reader)->Read(s)->size(), 1u);
+  EXPECT_EQ(log_->Read(s)->size(), 2u);
+  follower->reset();
+  RemoveDir(dir_ + "-follow");
+
+  // A reader of a directory that holds no store is NotFound-like, and creates nothing.
+  options.access = StoreAccess::kReadOnly;
+  options.path = dir_ + "-absent";
+  EXPECT_FALSE(OpenRocksDbSessionLog(options).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "-absent/CURRENT"));
 }
 
 }  // namespace

@@ -45,4 +45,14 @@ Event ToolUse(const std::string& name, const std::string& input_json) {
   return e;
 }
 
+RawDb::RawDb(const std::string& dir) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : {"default", "events", "sessions", "leases", "blobs"}) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::DB* db = nullptr;
+  status_ = rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles_, &db);
+  db_.reset(db);
+}
+
 }  // namespace wake::testing

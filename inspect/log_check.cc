@@ -1,0 +1,75 @@
+#include "inspect/log_check.h"
+
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace wake {
+
+std::vector<Finding> CheckSessionEvents(const std::string& session_id, const std::vector<Event>& events) {
+  std::vector<Finding> findings;
+  auto add = [&](uint64_t seq, std::string kind, std::string detail) {
+    findings.push_back(Finding{session_id, seq, std::move(kind), std::move(detail)});
+  };
+  std::set<std::string> ids;
+  std::map<std::string, uint64_t> tool_uses;     // id -> seq
+  std::map<std::string, int> results;            // tool use id -> results seen
+  std::map<std::string, uint64_t> markers;       // tool use id -> marker seq
+  std::set<std::string> open_spans;
+  uint64_t expected = 1;
+  for (const Event& e : events) {
+    if (e.seq != expected) {
+      add(e.seq, e.seq > expected ? "seq_gap" : "seq_repeat",
+          e.seq > expected ? absl::StrCat("seqs ", expected, "..", e.seq - 1, " are missing")
+                           : absl::StrCat("expected seq ", expected));
+    }
+    expected = e.seq + 1;
+    if (!ids.insert(e.id).second) add(e.seq, "duplicate_id", absl::StrCat("event id ", e.id, " appears twice"));
+    switch (e.type) {
+      case EventType::kAgentToolUse:
+      case EventType::kAgentCustomToolUse:
+        tool_uses[e.id] = e.seq;
+        break;
+      case EventType::kToolStarted:
+        markers[e.tool_use_id] = e.seq;
+        if (!tool_uses.contains(e.tool_use_id)) {
+          add(e.seq, "marker_without_call", absl::StrCat("tool-started marker for unknown tool use ", e.tool_use_id));
+        }
+        break;
+      case EventType::kAgentToolResult:
+      case EventType::kUserCustomToolResult:
+        if (!tool_uses.contains(e.tool_use_id)) {
+          add(e.seq, "result_without_call", absl::StrCat("result for unknown tool use ", e.tool_use_id));
+        } else if (++results[e.tool_use_id] > 1) {
+          add(e.seq, "duplicate_result", absl::StrCat("a second result for tool use ", e.tool_use_id));
+        }
+        break;
+      case EventType::kSpanModelRequestStart:
+        open_spans.insert(e.id);
+        break;
+      case EventType::kSpanModelRequestEnd:
+        if (open_spans.erase(e.model_request_start_id) == 0) {
+          add(e.seq, "span_end_without_start",
+              absl::StrCat("model request end for unknown start ", e.model_request_start_id));
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  for (const auto& [tool_use_id, seq] : markers) {
+    if (!results.contains(tool_use_id)) {
+      add(seq, "orphan_tool_marker",
+          absl::StrCat("tool use ", tool_use_id,
+                       " started but has no result (a worker stopped mid-call; the next wake settles it)"));
+    }
+  }
+  return findings;
+}
+
+std::string FormatFinding(const Finding& f) {
+  return absl::StrCat(f.session_id, f.seq > 0 ? absl::StrCat(" #", f.seq) : "", " ", f.kind, ": ", f.detail);
+}
+
+}  // namespace wake

@@ -1,0 +1,253 @@
+// wake_inspect and the store check on real stores: a scripted session with tools run by a real
+// Harness on RocksDB, then reports, checks (clean and damaged on purpose), export/import, fork and
+// replay.
+
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "harness/context_builder.h"
+#include "harness/harness.h"
+#include "harness/scripted_brain.h"
+#include "inspect/log_check.h"
+#include "inspect/replay.h"
+#include "inspect/session_report.h"
+#include "inspect/transfer.h"
+#include "schemas/ids.h"
+#include "storage/key_encoding.h"
+#include "storage/rocksdb_session_log.h"
+#include "storage/store_check.h"
+#include "tests/harness/harness_test_util.h"
+#include "tests/storage/test_util.h"
+
+namespace wake {
+namespace {
+
+using testing::RawDb;
+
+class InspectTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("inspect");
+    Open();
+    brain_ = *NewScriptedBrain(testing::TestScript());
+    agent_ = testing::TestAgent();
+    session_ = RunScriptedSession();
+  }
+  void TearDown() override {
+    log_.reset();
+    testing::RemoveDir(dir_);
+  }
+
+  void Open() {
+    RocksDbSessionLogOptions options;
+    options.path = dir_;
+    options.blob_threshold = 1024;
+    log_ = *OpenRocksDbSessionLog(options);
+  }
+
+  std::string RunScriptedSession(const std::string& text = "please look around") {
+    SessionInfo info;
+    info.id = NewSessionId(absl::Now());
+    info.title = "scripted";
+    EXPECT_TRUE(log_->CreateSession(info).ok());
+    EXPECT_TRUE(log_->Append(info.id, {testing::TextMessage(EventType::kUserMessage, text)}, kAppendAtHead, kNoLease).ok());
+    Harness harness(log_.get(), brain_.get(), &hands_, HarnessOptions{});
+    EXPECT_TRUE(harness.Wake(info.id, agent_).ok());
+    return info.id;
+  }
+
+  std::vector<Event> Events(const std::string& id) { return *log_->Read(id); }
+
+  std::vector<StoreFinding> CheckStore(std::vector<Finding>* log_findings = nullptr) {
+    log_.reset();  // the check reads beside no writer here, and damage is done while closed
+    StoreCheckOptions options;
+    options.on_session_events = [&](const std::string& id, const std::vector<Event>& events) {
+      if (log_findings != nullptr) {
+        for (Finding& f : CheckSessionEvents(id, events)) log_findings->push_back(std::move(f));
+      }
+    };
+    absl::StatusOr<StoreCheckReport> report = CheckSessionStore(dir_, options);
+    EXPECT_TRUE(report.ok()) << report.status();
+    Open();
+    return report.ok() ? report->findings : std::vector<StoreFinding>{};
+  }
+
+  std::string dir_;
+  std::unique_ptr<SessionLog> log_;
+  std::unique_ptr<Brain> brain_;
+  AgentConfig agent_;
+  testing::RecordingHands hands_;
+  std::string session_;
+};
+
+TEST_F(InspectTest, SummarizesASession) {
+  SessionInfo info = *log_->GetSession(session_);
+  std::vector<Event> events = Events(session_);
+  SessionReport report = SummarizeSession(info, events, std::nullopt);
+  EXPECT_EQ(report.events, events.size());
+  EXPECT_EQ(report.counts_by_type["agent.tool_use"], 3);
+  EXPECT_EQ(report.counts_by_type["agent.message"], 3);
+  EXPECT_EQ(report.tool_calls, 3);
+  EXPECT_EQ(report.open_tool_calls, 0);
+  ASSERT_EQ(report.model_requests.size(), 3u);
+  for (const ModelRequestReport& m : report.model_requests) EXPECT_TRUE(m.finished && !m.is_error);
+  EXPECT_GT(report.total_usage.input_tokens, 0);
+  const std::string text = FormatSessionReport(report, absl::Now());
+  EXPECT_TRUE(absl::StrContains(text, "tools     3 calls, 0 errors, 0 without a result")) << text;
+  const std::string json = SessionReportJson(report);
+  EXPECT_TRUE(absl::StrContains(json, R"("tool_calls":3)")) << json;
+  EXPECT_TRUE(absl::StrContains(json, R"("agent.tool_use":3)")) << json;
+}
+
+TEST_F(InspectTest, EventLinesAreOneLineEach) {
+  for (const Event& e : Events(session_)) {
+    const std::string line = FormatEventLine(e, /*color=*/false);
+    EXPECT_EQ(line.find('\n'), std::string::npos);
+    EXPECT_EQ(line.rfind(absl::StrCat("#", e.seq), 0), 0u) << line;
+    EXPECT_NE(line.find(EventTypeName(e.type)), std::string::npos) << line;
+    EXPECT_TRUE(absl::StrContains(FormatEventLine(e, /*color=*/true), "\x1b["));
+  }
+}
+
+TEST_F(InspectTest, ACleanStoreHasNoFindings) {
+  std::vector<Finding> log_findings;
+  EXPECT_TRUE(CheckStore(&log_findings).empty());
+  EXPECT_TRUE(log_findings.empty());
+  EXPECT_TRUE(CheckSessionEvents(session_, Events(session_)).empty());
+}
+
+TEST_F(InspectTest, LogChecksFindOrphansDuplicatesAndGaps) {
+  std::vector<Event> events = Events(session_);
+  // Cut the log right after the first tool-started marker: its call has no result.
+  size_t marker = 0;
+  while (events[marker].type != EventType::kToolStarted) ++marker;
+  std::vector<Event> cut(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(marker) + 1);
+  std::vector<Finding> findings = CheckSessionEvents(session_, cut);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].kind, "orphan_tool_marker");
+  EXPECT_EQ(findings[0].seq, cut.back().seq);
+
+  std::vector<Event> damaged = events;
+  damaged.erase(damaged.begin() + 2);  // a gap
+  Event extra = events[marker + 1];    // the tool result, again
+  extra.seq = damaged.back().seq + 1;
+  extra.id = NewEventId(absl::Now());
+  damaged.push_back(extra);
+  Event stray = extra;
+  stray.seq = extra.seq + 1;
+  stray.id = extra.id;  // a duplicate id too
+  stray.tool_use_id = "sevt_01M81Z5JVK8FP61MGMCJRZJRYF";
+  damaged.push_back(stray);
+  std::vector<std::string> kinds;
+  for (const Finding& f : CheckSessionEvents(session_, damaged)) kinds.push_back(f.kind);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"seq_gap", "duplicate_result", "duplicate_id", "result_without_call"}));
+  EXPECT_TRUE(absl::StrContains(FormatFinding(CheckSessionEvents(session_, cut)[0]), session_));
+}
+
+TEST_F(InspectTest, StoreCheckFindsDamageDoneOnPurpose) {
+  // A large event (its payload goes to a blob), in a second session.
+  const std::string big = RunScriptedSession(std::string(4000, 'x'));
+  const IdBytes first = *ParseId(kSessionIdPrefix, session_);
+  const IdBytes second = *ParseId(kSessionIdPrefix, big);
+  const std::string stray_id = NewSessionId(absl::Now());
+  log_.reset();
+  {
+    RawDb raw(dir_);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.Delete(RawDb::kEvents, EventKey(first, 3)));                 // a deleted event
+    ASSERT_TRUE(raw.Put(RawDb::kEvents, EventKey(first, 5), "not an event"));     // a corrupt value
+    for (const std::string& key : raw.Keys(RawDb::kBlobs)) ASSERT_TRUE(raw.Delete(RawDb::kBlobs, key));  // dangling
+    const IdBytes stray = *ParseId(kSessionIdPrefix, stray_id);
+    ASSERT_TRUE(raw.Put(RawDb::kEvents, EventKey(stray, 1), "x"));                // events of no session
+  }
+  Open();
+  std::vector<std::string> kinds;
+  for (const StoreFinding& f : CheckStore()) {
+    kinds.push_back(absl::StrCat(f.kind, f.session_id == big ? "@big" : f.session_id == stray_id ? "@stray" : ""));
+  }
+  std::sort(kinds.begin(), kinds.end());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"dangling_blob@big", "orphan_events@stray", "seq_gap",
+                                             "undecodable_event", "undecodable_event@stray"}));
+  (void)second;
+}
+
+TEST_F(InspectTest, ExportImportExportIsByteIdentical) {
+  std::stringstream first;
+  ASSERT_EQ(*ExportSession(*log_, session_, first), Events(session_).size());
+  std::stringstream in(first.str());
+  absl::StatusOr<std::string> imported = ImportSession(*log_, in, SessionInfo{});
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  std::stringstream second;
+  ASSERT_TRUE(ExportSession(*log_, *imported, second).ok());
+  EXPECT_EQ(first.str(), second.str());
+  EXPECT_EQ(log_->GetSession(*imported)->status, "idle");
+}
+
+TEST_F(InspectTest, AMalformedImportLeavesNothingBehind) {
+  std::stringstream good;
+  ASSERT_TRUE(ExportSession(*log_, session_, good).ok());
+  std::stringstream bad(absl::StrCat(good.str(), "{\"type\":\"user.message\",\"id\":\"nope\"}\n"));
+  const size_t before = log_->ListSessions(ListSessionsOptions{})->sessions.size();
+  absl::StatusOr<std::string> imported = ImportSession(*log_, bad, SessionInfo{});
+  EXPECT_EQ(imported.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(imported.status().message(), "line ")) << imported.status();
+  EXPECT_EQ(log_->ListSessions(ListSessionsOptions{})->sessions.size(), before);
+}
+
+TEST_F(InspectTest, AForkMidTurnWakesIntoAWellFormedContinuation) {
+  std::vector<Event> events = Events(session_);
+  uint64_t marker_seq = 0;
+  for (const Event& e : events) {
+    if (e.type == EventType::kToolStarted && marker_seq == 0) marker_seq = e.seq;
+  }
+  absl::StatusOr<std::string> fork = ForkSession(*log_, session_, marker_seq);
+  ASSERT_TRUE(fork.ok()) << fork.status();
+  EXPECT_EQ(Events(*fork).size(), marker_seq);
+  EXPECT_EQ(Events(session_).size(), events.size());  // the original is untouched
+  EXPECT_EQ(ForkSession(*log_, session_, events.size() + 1).status().code(), absl::StatusCode::kOutOfRange);
+
+  // The fork ends on a tool-started marker: a harness recovers the call and finishes the session.
+  Harness harness(log_.get(), brain_.get(), &hands_, HarnessOptions{});
+  ASSERT_TRUE(harness.Wake(*fork, agent_).ok());
+  std::vector<Event> continued = Events(*fork);
+  EXPECT_EQ(continued.back().type, EventType::kSessionStatusIdle);
+  EXPECT_TRUE(CheckSessionEvents(*fork, continued).empty());
+}
+
+TEST_F(InspectTest, ReplayShowsTheNextActionAndTheContextWithoutSideEffects) {
+  std::vector<Event> events = Events(session_);
+  const size_t calls_before = hands_.calls().size();
+  ReplayResult at_start = ReplaySession(events, agent_, 1);
+  EXPECT_EQ(at_start.as_of_seq, 1u);
+  EXPECT_EQ(at_start.action.kind, NextAction::Kind::kCallModel);
+  EXPECT_EQ(DescribeNextAction(at_start.action), "call the model");
+  std::vector<Event> first(events.begin(), events.begin() + 1);
+  EXPECT_EQ(EncodeModelRequestJson(at_start.request), EncodeModelRequestJson(BuildModelRequest(agent_, first)));
+
+  uint64_t use_seq = 0;
+  for (const Event& e : events) {
+    if (e.type == EventType::kSpanModelRequestEnd && use_seq == 0) use_seq = e.seq;
+  }
+  ReplayResult after_turn = ReplaySession(events, agent_, use_seq);
+  EXPECT_EQ(after_turn.action.kind, NextAction::Kind::kRunTool);
+  EXPECT_TRUE(absl::StrContains(DescribeNextAction(after_turn.action), "run tool read"));
+  EXPECT_EQ(ReplaySession(events, agent_, 0).action.kind, NextAction::Kind::kNone);
+  EXPECT_EQ(hands_.calls().size(), calls_before);
+}
+
+TEST(AgentConfigJsonTest, ParsesAndRejectsClearly) {
+  absl::StatusOr<AgentConfig> agent = ParseAgentConfigJson(
+      R"({"model":"m","system":"s","max_tokens":100,"tools":[{"name":"bash","input_schema":{"type":"object"}}],"always_ask":["bash"]})");
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  EXPECT_EQ(agent->model, "m");
+  ASSERT_EQ(agent->tools.size(), 1u);
+  EXPECT_EQ(agent->tools[0].input_schema_json, R"({"type":"object"})");
+  EXPECT_TRUE(agent->NeedsConfirmation("bash"));
+  EXPECT_EQ(ParseAgentConfigJson("[]").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(ParseAgentConfigJson(R"({"modle":"m"})").status().message(), "modle"));
+  EXPECT_EQ(ParseAgentConfigJson(R"({"tools":[{}]})").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace wake

@@ -1,0 +1,181 @@
+// The wakectl binary end to end on a generated store: exact output for a deterministic session
+// (fixed ids and clock), exit statuses, and the commands that write.
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "schemas/ids.h"
+#include "storage/key_encoding.h"
+#include "storage/rocksdb_session_log.h"
+#include "tests/storage/test_util.h"
+
+namespace wake {
+namespace {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs wakectl with `args` (shell words, already safe) and returns its exit status and stdout.
+CliRun Wakectl(const std::string& args) {
+  const std::string command = absl::StrCat(WAKECTL_BINARY, " ", args, " 2>/dev/null");
+  CliRun run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+IdBytes Fixed(uint8_t n) {
+  IdBytes id{};
+  id[5] = 1;  // a plausible time part
+  id[15] = n;
+  return id;
+}
+
+class WakectlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("wakectl");
+    data_ = dir_ + "/data";
+    ManualClock clock(absl::FromUnixSeconds(1'800'000'000));
+    RocksDbSessionLogOptions options;
+    options.path = data_;
+    options.clock = &clock;
+    std::unique_ptr<SessionLog> log = *OpenRocksDbSessionLog(options);
+    session_ = FormatId(kSessionIdPrefix, Fixed(1));
+    SessionInfo info;
+    info.id = session_;
+    info.title = "golden";
+    ASSERT_TRUE(log->CreateSession(info).ok());
+    std::vector<Event> events;
+    auto add = [&](EventType type) -> Event& {
+      Event& e = events.emplace_back();
+      e.type = type;
+      e.id = FormatId(kEventIdPrefix, Fixed(static_cast<uint8_t>(events.size())));
+      return e;
+    };
+    ContentBlock hello;
+    hello.text = "list the files";
+    add(EventType::kUserMessage).content = {hello};
+    add(EventType::kSessionStatusRunning);
+    Event& use = add(EventType::kAgentToolUse);
+    use.name = "bash";
+    use.input_json = R"({"command":"ls"})";
+    const std::string use_id = use.id;
+    Event& started = add(EventType::kToolStarted);
+    started.name = "bash";
+    started.tool_use_id = use_id;
+    started.idempotency_key = "k";
+    Event& result = add(EventType::kAgentToolResult);
+    result.tool_use_id = use_id;
+    ContentBlock listing;
+    listing.text = "a.txt\nb.txt";
+    result.content = {listing};
+    result.is_error = false;
+    add(EventType::kSessionStatusIdle);
+    ASSERT_TRUE(log->Append(session_, events, 1, kNoLease).ok());
+  }
+  void TearDown() override { testing::RemoveDir(dir_); }
+
+  std::string W(const std::string& args) { return absl::StrCat("--data ", data_, " ", args); }
+
+  std::string dir_;
+  std::string data_;
+  std::string session_;
+};
+
+TEST_F(WakectlTest, EventsPrintsOneLinePerEvent) {
+  CliRun run = Wakectl(W(absl::StrCat("events ", session_)));
+  EXPECT_EQ(run.exit_code, 0);
+  const std::string use = FormatId(kEventIdPrefix, Fixed(3));
+  EXPECT_EQ(run.out, absl::StrCat(
+                         "#1     08:00:00.000  user.message                   list the files\n"
+                         "#2     08:00:00.000  session.status_running\n"
+                         "#3     08:00:00.000  agent.tool_use                 bash {\"command\":\"ls\"}\n"
+                         "#4     08:00:00.000  wake.tool_started              bash ", use, "\n",
+                         "#5     08:00:00.000  agent.tool_result              for ", use, ": a.txt b.txt\n",
+                         "#6     08:00:00.000  session.status_idle            end_turn\n"));
+  CliRun filtered = Wakectl(W(absl::StrCat("events ", session_, " --type agent.tool_use --json")));
+  EXPECT_EQ(filtered.exit_code, 0);
+  EXPECT_EQ(filtered.out.rfind(R"({"type":"agent.tool_use",)", 0), 0u) << filtered.out;
+  EXPECT_EQ(std::count(filtered.out.begin(), filtered.out.end(), '\n'), 1);
+  EXPECT_EQ(Wakectl(W(absl::StrCat("events ", session_, " --from 5 --to 5"))).out.rfind("#5 ", 0), 0u);
+}
+
+TEST_F(WakectlTest, SessionsLsAndShow) {
+  CliRun ls = Wakectl(W("sessions ls"));
+  EXPECT_EQ(ls.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(ls.out, absl::StrCat(session_, " idle               6  2027-01-15 08:00:00      golden")))
+      << ls.out;
+  CliRun show = Wakectl(W(absl::StrCat("sessions show ", session_, " --json")));
+  EXPECT_EQ(show.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(show.out, R"("tool_calls":1,"tool_errors":0,"open_tool_calls":0)")) << show.out;
+  EXPECT_EQ(Wakectl(W("sessions show sesn_01M81Z5JVK8FP61MGMCJRZJRYF")).exit_code, 1);  // no such session
+}
+
+TEST_F(WakectlTest, VerifyExitsNonZeroOnFindings) {
+  CliRun clean = Wakectl(W("verify --all"));
+  EXPECT_EQ(clean.exit_code, 0);
+  EXPECT_EQ(clean.out, "");
+  {
+    testing::RawDb raw(data_);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.Delete(testing::RawDb::kEvents, EventKey(Fixed(1), 5)));  // the tool result
+  }
+  CliRun damaged = Wakectl(W(absl::StrCat("verify ", session_)));
+  EXPECT_EQ(damaged.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(damaged.out, absl::StrCat(session_, " #6 seq_gap: seqs 5..5 are missing"))) << damaged.out;
+  EXPECT_TRUE(absl::StrContains(damaged.out, absl::StrCat(session_, " #4 orphan_tool_marker"))) << damaged.out;
+}
+
+TEST_F(WakectlTest, ReplayExportImportAndFork) {
+  CliRun replay = Wakectl(W(absl::StrCat("replay ", session_, " --to 3 --print-context")));
+  EXPECT_EQ(replay.exit_code, 0);
+  EXPECT_EQ(replay.out.substr(0, replay.out.find('\n')),
+            absl::StrCat("as of #3: run tool bash (", FormatId(kEventIdPrefix, Fixed(3)), ")"));
+  EXPECT_TRUE(absl::StrContains(replay.out, R"("messages":[{"role":"user")")) << replay.out;
+
+  const std::string file = dir_ + "/s.jsonl";
+  ASSERT_EQ(Wakectl(W(absl::StrCat("export ", session_, " --out ", file))).exit_code, 0);
+  CliRun imported = Wakectl(W(absl::StrCat("import ", file)));
+  ASSERT_EQ(imported.exit_code, 0);
+  const std::string copy = imported.out.substr(0, imported.out.find('\n'));
+  CliRun again = Wakectl(W(absl::StrCat("export ", copy)));
+  std::ifstream in(file);
+  std::stringstream first;
+  first << in.rdbuf();
+  EXPECT_EQ(again.out, first.str());
+
+  CliRun fork = Wakectl(W(absl::StrCat("fork ", session_, " --at 2")));
+  ASSERT_EQ(fork.exit_code, 0);
+  const std::string forked = fork.out.substr(0, fork.out.find('\n'));
+  const std::string lines = Wakectl(W(absl::StrCat("events ", forked))).out;
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 2) << lines;
+}
+
+TEST_F(WakectlTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Wakectl("").exit_code, 2);
+  EXPECT_EQ(Wakectl(W("frobnicate")).exit_code, 2);
+  EXPECT_EQ(Wakectl(W("verify")).exit_code, 2);
+  EXPECT_EQ(Wakectl(W(absl::StrCat("events ", session_, " --type no.such"))).exit_code, 2);
+  EXPECT_EQ(Wakectl(W("fork x")).exit_code, 2);
+  CliRun help = Wakectl("help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(help.out, "replay ID"));
+  EXPECT_EQ(Wakectl("--data /nonexistent/store sessions ls").exit_code, 1);
+}
+
+}  // namespace
+}  // namespace wake
