@@ -214,6 +214,15 @@ struct SessionRecord {
   archivedAtUs @11 :Int64;    # 0 = not archived
 }
 
+# An engine document (storage/document_store.h): agents, environments, vault entries, API keys.
+struct DocumentRecord {
+  version @0 :UInt64;
+  json @1 :Text;
+  createdAtUs @2 :Int64;
+  updatedAtUs @3 :Int64;
+  archivedAtUs @4 :Int64;     # 0 = not archived
+}
+
 # The current lease on a session. Every grant bumps the epoch; appends carry it for fencing.
 struct LeaseRecord {
   epoch @0 :UInt64;

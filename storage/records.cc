@@ -109,6 +109,30 @@ absl::StatusOr<Lease> DecodeLeaseRecord(std::string_view bytes) {
                                          });
 }
 
+std::string EncodeDocumentRecord(const Document& document) {
+  capnp::MallocMessageBuilder message;
+  auto record = message.initRoot<schema::DocumentRecord>();
+  record.setVersion(document.version);
+  record.setJson(document.json);
+  record.setCreatedAtUs(ToMicros(document.created_at));
+  record.setUpdatedAtUs(ToMicros(document.updated_at));
+  record.setArchivedAtUs(document.archived_at ? ToMicros(*document.archived_at) : 0);
+  return ToBytes(message);
+}
+
+absl::StatusOr<Document> DecodeDocumentRecord(std::string_view bytes) {
+  return ReadRecord<schema::DocumentRecord>(
+      bytes, "document", [](schema::DocumentRecord::Reader record) -> absl::StatusOr<Document> {
+        Document document;
+        document.version = record.getVersion();
+        document.json = record.getJson();
+        document.created_at = FromMicros(record.getCreatedAtUs());
+        document.updated_at = FromMicros(record.getUpdatedAtUs());
+        if (record.getArchivedAtUs() != 0) document.archived_at = FromMicros(record.getArchivedAtUs());
+        return document;
+      });
+}
+
 std::string BlobKey(std::string_view payload) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;

@@ -29,6 +29,8 @@ namespace wake {
 namespace {
 
 using storage_internal::BlobKey;
+using storage_internal::DecodeDocumentRecord;
+using storage_internal::EncodeDocumentRecord;
 using storage_internal::DecodeLeaseRecord;
 using storage_internal::DecodeSessionRecord;
 using storage_internal::EncodeLeaseRecord;
@@ -38,6 +40,7 @@ constexpr char kEventsCf[] = "events";
 constexpr char kSessionsCf[] = "sessions";
 constexpr char kLeasesCf[] = "leases";
 constexpr char kBlobsCf[] = "blobs";
+constexpr char kDocumentsCf[] = "documents";
 
 // RocksDB's status -> the code a caller can act on (DESIGN.md "Conventions").
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -152,11 +155,26 @@ class RequestFor : public WriteRequest {
 
 class SubscriptionImpl;
 
+// The open database, shared by the session log and the document store: closed when both are gone.
+struct SharedDb {
+  std::unique_ptr<rocksdb::DB> db;
+  // [default, events, sessions, leases, blobs, documents]; documents is null when a read-only open
+  // found a store made before it existed.
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+
+  ~SharedDb() {
+    if (db == nullptr) return;  // the open failed
+    for (auto* h : handles) {
+      if (h != nullptr) db->DestroyColumnFamilyHandle(h);
+    }
+    db->Close().PermitUncheckedError();
+  }
+};
+
 class RocksDbSessionLog final : public SessionLog {
  public:
-  RocksDbSessionLog(RocksDbSessionLogOptions options, std::unique_ptr<rocksdb::DB> db,
-                    std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : options_(std::move(options)), db_(std::move(db)), handles_(std::move(handles)) {
+  RocksDbSessionLog(RocksDbSessionLogOptions options, std::shared_ptr<SharedDb> shared)
+      : options_(std::move(options)), shared_(std::move(shared)), db_(shared_->db.get()), handles_(shared_->handles) {
     write_options_.sync = options_.durability == Durability::kSync;
     cf_ = ColumnFamilies{handles_[1], handles_[2], handles_[3], handles_[4]};
     if (options_.access != StoreAccess::kReadWrite) {
@@ -174,8 +192,6 @@ class RocksDbSessionLog final : public SessionLog {
       queue_mu_.SignalAll();
     }
     committer_.join();
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-    db_->Close().PermitUncheckedError();
   }
 
   // --- sessions ---------------------------------------------------------------------------------
@@ -253,8 +269,9 @@ class RocksDbSessionLog final : public SessionLog {
   absl::StatusOr<std::string> GetBlob(std::string_view ref);
 
   const RocksDbSessionLogOptions options_;
-  const std::unique_ptr<rocksdb::DB> db_;
-  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, events, sessions, leases, blobs]
+  const std::shared_ptr<SharedDb> shared_;
+  rocksdb::DB* const db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // as in SharedDb
   ColumnFamilies cf_;
   rocksdb::WriteOptions write_options_;
 
@@ -820,7 +837,7 @@ absl::StatusOr<std::vector<Event>> RocksDbSessionLog::Read(std::string_view sess
     ~Release() {
       if (snapshot != nullptr) db->ReleaseSnapshot(snapshot);
     }
-  } release{db_.get(), snapshot};
+  } release{db_, snapshot};
   rocksdb::ReadOptions read;
   read.snapshot = snapshot;
   std::string record;
@@ -922,9 +939,147 @@ absl::StatusOr<Lease> RocksDbSessionLog::GetLease(std::string_view session_id) {
   return DecodeLeaseRecord(value);
 }
 
+// --- RocksDbDocumentStore -------------------------------------------------------------------------
+
+// Keys: kind, a NUL, id. Low-rate writes (agents, environments): each is its own synced write, and a
+// mutex makes read-modify-write updates atomic within the process (the store has one writer process).
+class RocksDbDocumentStore final : public DocumentStore {
+ public:
+  RocksDbDocumentStore(const RocksDbSessionLogOptions& options, std::shared_ptr<SharedDb> shared)
+      : shared_(std::move(shared)), cf_(shared_->handles[5]), clock_(options.clock),
+        read_only_(options.access != StoreAccess::kReadWrite) {
+    write_.sync = options.durability == Durability::kSync;
+  }
+
+  absl::StatusOr<Document> Create(std::string_view kind, std::string_view id, std::string json) override {
+    RETURN_IF_ERROR(CheckKey(kind, id));
+    RETURN_IF_ERROR(CheckWritable());
+    MutexLock lock(&mu_);
+    if (Load(kind, id).ok()) {
+      return absl::AlreadyExistsError(absl::StrCat(ToAbsl(kind), " ", ToAbsl(id), " already exists"));
+    }
+    Document doc;
+    doc.kind = std::string(kind);
+    doc.id = std::string(id);
+    doc.version = 1;
+    doc.json = std::move(json);
+    doc.created_at = doc.updated_at = clock_->Now();
+    RETURN_IF_ERROR(Store(doc));
+    return doc;
+  }
+
+  absl::StatusOr<Document> Get(std::string_view kind, std::string_view id) override {
+    RETURN_IF_ERROR(CheckKey(kind, id));
+    return Load(kind, id);
+  }
+
+  absl::StatusOr<Document> Update(std::string_view kind, std::string_view id, uint64_t expected_version,
+                                  std::string json) override {
+    RETURN_IF_ERROR(CheckKey(kind, id));
+    RETURN_IF_ERROR(CheckWritable());
+    MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Document doc, Load(kind, id));
+    if (expected_version != 0 && doc.version != expected_version) {
+      return absl::AbortedError(absl::StrCat(ToAbsl(kind), " ", ToAbsl(id), " is at version ", doc.version,
+                                             ", not ", expected_version, ": it was updated meanwhile"));
+    }
+    ++doc.version;
+    doc.json = std::move(json);
+    doc.updated_at = clock_->Now();
+    RETURN_IF_ERROR(Store(doc));
+    return doc;
+  }
+
+  absl::StatusOr<Document> Archive(std::string_view kind, std::string_view id) override {
+    RETURN_IF_ERROR(CheckKey(kind, id));
+    RETURN_IF_ERROR(CheckWritable());
+    MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Document doc, Load(kind, id));
+    if (doc.archived_at) return doc;
+    doc.archived_at = doc.updated_at = clock_->Now();
+    RETURN_IF_ERROR(Store(doc));
+    return doc;
+  }
+
+  absl::Status Delete(std::string_view kind, std::string_view id) override {
+    RETURN_IF_ERROR(CheckKey(kind, id));
+    RETURN_IF_ERROR(CheckWritable());
+    MutexLock lock(&mu_);
+    RETURN_IF_ERROR(Load(kind, id).status());
+    return FromRocks(shared_->db->Delete(write_, cf_, Key(kind, id)), "deleting a document");
+  }
+
+  absl::StatusOr<DocumentPage> List(std::string_view kind, std::string_view after_id, size_t limit,
+                                    bool include_archived) override {
+    if (limit == 0) return absl::InvalidArgumentError("List: limit must be at least 1");
+    if (cf_ == nullptr) return DocumentPage{};
+    const std::string prefix = Key(kind, "");
+    std::unique_ptr<rocksdb::Iterator> it(shared_->db->NewIterator(rocksdb::ReadOptions(), cf_));
+    const std::string start = Key(kind, after_id);
+    it->Seek(start);
+    if (!after_id.empty() && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+    DocumentPage page;
+    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      ASSIGN_OR_RETURN(Document doc, DecodeDocumentRecord(std::string_view(it->value().data(), it->value().size())));
+      doc.kind = std::string(kind);
+      doc.id = it->key().ToString().substr(prefix.size());
+      if (doc.archived_at && !include_archived) continue;
+      if (page.documents.size() == limit) {
+        page.next_cursor = page.documents.back().id;
+        break;
+      }
+      page.documents.push_back(std::move(doc));
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "listing documents"));
+    return page;
+  }
+
+ private:
+  static std::string Key(std::string_view kind, std::string_view id) {
+    return absl::StrCat(ToAbsl(kind), std::string(1, '\0'), ToAbsl(id));
+  }
+  static absl::Status CheckKey(std::string_view kind, std::string_view id) {
+    if (kind.empty() || id.empty() || kind.find('\0') != std::string_view::npos) {
+      return absl::InvalidArgumentError("a document needs a kind and an id");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status CheckWritable() const {
+    if (read_only_ || cf_ == nullptr) return absl::FailedPreconditionError("the document store is open for reading only");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Document> Load(std::string_view kind, std::string_view id) {
+    if (cf_ == nullptr) return absl::NotFoundError(absl::StrCat(ToAbsl(kind), " ", ToAbsl(id), " does not exist"));
+    std::string value;
+    rocksdb::Status s = shared_->db->Get(rocksdb::ReadOptions(), cf_, Key(kind, id), &value);
+    if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat(ToAbsl(kind), " ", ToAbsl(id), " does not exist"));
+    RETURN_IF_ERROR(FromRocks(s, "reading a document"));
+    ASSIGN_OR_RETURN(Document doc, DecodeDocumentRecord(value));
+    doc.kind = std::string(kind);
+    doc.id = std::string(id);
+    return doc;
+  }
+  absl::Status Store(const Document& doc) {
+    return FromRocks(shared_->db->Put(write_, cf_, Key(doc.kind, doc.id), EncodeDocumentRecord(doc)),
+                     "writing a document");
+  }
+
+  const std::shared_ptr<SharedDb> shared_;
+  rocksdb::ColumnFamilyHandle* const cf_;
+  Clock* const clock_;
+  const bool read_only_;
+  rocksdb::WriteOptions write_;
+  Mutex mu_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SessionLog>> OpenRocksDbSessionLog(const RocksDbSessionLogOptions& options) {
+  ASSIGN_OR_RETURN(RocksDbStore store, OpenRocksDbStore(options));
+  return std::move(store.log);
+}
+
+absl::StatusOr<RocksDbStore> OpenRocksDbStore(const RocksDbSessionLogOptions& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("OpenRocksDbSessionLog: path is empty");
   if (options.clock == nullptr) return absl::InvalidArgumentError("OpenRocksDbSessionLog: clock is null");
 
@@ -965,8 +1120,14 @@ absl::StatusOr<std::unique_ptr<SessionLog>> OpenRocksDbSessionLog(const RocksDbS
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, point}, {kEventsCf, events}, {kSessionsCf, point},
-      {kLeasesCf, point},                         {kBlobsCf, point},
+      {kLeasesCf, point},                         {kBlobsCf, point},  {kDocumentsCf, point},
   };
+  if (options.access != StoreAccess::kReadWrite) {
+    // A reader cannot create a column family: a store from before documents existed opens without.
+    std::vector<std::string> existing;
+    rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).PermitUncheckedError();
+    if (std::find(existing.begin(), existing.end(), kDocumentsCf) == existing.end()) families.pop_back();
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
@@ -985,9 +1146,15 @@ absl::StatusOr<std::unique_ptr<SessionLog>> OpenRocksDbSessionLog(const RocksDbS
       s = rocksdb::DB::OpenAsSecondary(db_options, options.path, options.follow_dir, families, &handles, &raw);
       break;
   }
-  std::unique_ptr<rocksdb::DB> db(raw);
-  RETURN_IF_ERROR(FromRocks(s, absl::StrCat("opening session log at ", options.path)));
-  return std::unique_ptr<SessionLog>(new RocksDbSessionLog(options, std::move(db), std::move(handles)));
+  auto shared = std::make_shared<SharedDb>();
+  shared->db.reset(raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("opening session log at ", options.path));
+  shared->handles = std::move(handles);
+  shared->handles.resize(6, nullptr);
+  RocksDbStore store;
+  store.log = std::unique_ptr<SessionLog>(new RocksDbSessionLog(options, shared));
+  store.documents = std::unique_ptr<DocumentStore>(new RocksDbDocumentStore(options, shared));
+  return store;
 }
 
 }  // namespace wake

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/clock.h"
+#include "storage/document_store.h"
 #include "storage/session_log.h"
 
 namespace rocksdb {
@@ -65,5 +66,13 @@ struct RocksDbSessionLogOptions {
 // Opens (or creates) the log at options.path. A corrupt database is DataLoss; a database held by
 // another process is Unavailable.
 absl::StatusOr<std::unique_ptr<SessionLog>> OpenRocksDbSessionLog(const RocksDbSessionLogOptions& options);
+
+// The session log and the engine's documents (agents, environments, ...) in one store: the documents
+// live in a column family of their own. Each object keeps the database open while it exists.
+struct RocksDbStore {
+  std::unique_ptr<SessionLog> log;
+  std::unique_ptr<DocumentStore> documents;
+};
+absl::StatusOr<RocksDbStore> OpenRocksDbStore(const RocksDbSessionLogOptions& options);
 
 }  // namespace wake

@@ -47,7 +47,7 @@ Event ToolUse(const std::string& name, const std::string& input_json) {
 
 RawDb::RawDb(const std::string& dir) {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : {"default", "events", "sessions", "leases", "blobs"}) {
+  for (const char* name : {"default", "events", "sessions", "leases", "blobs", "documents"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   rocksdb::DB* db = nullptr;

@@ -25,7 +25,7 @@ Event ToolUse(const std::string& name, const std::string& input_json);
 // (tests of corruption handling). Only while no SessionLog has the directory open.
 class RawDb {
  public:
-  enum Family { kDefault, kEvents, kSessions, kLeases, kBlobs };
+  enum Family { kDefault, kEvents, kSessions, kLeases, kBlobs, kDocuments };
 
   explicit RawDb(const std::string& dir);
   ~RawDb() {
