@@ -37,6 +37,7 @@ class Harness::Run {
     woke.lease_epoch = lease_.epoch;
     pending_marker_ = std::move(woke);
     while (true) {
+      if (Stopping()) break;
       RETURN_IF_ERROR(CatchUp());
       NextAction action = DecideNextAction(events_, agent_);
       if (action.kind == NextAction::Kind::kNone) break;
@@ -197,8 +198,14 @@ class Harness::Run {
     ASSIGN_OR_RETURN(std::unique_ptr<Subscription> sub, h_.log_->Subscribe(session_id_, from));
     std::thread watcher([&] {
       while (true) {
-        absl::StatusOr<std::vector<Event>> fresh = sub->Next(64, absl::InfiniteFuture());
+        // Wakes at least every 50 ms to see a graceful stop; otherwise waits for appends.
+        absl::StatusOr<std::vector<Event>> fresh =
+            sub->Next(64, h_.options_.stop != nullptr ? absl::Now() + absl::Milliseconds(50) : absl::InfiniteFuture());
         if (!fresh.ok()) return;  // cancelled when the work is over
+        if (Stopping()) {
+          cancel.Cancel();
+          return;
+        }
         for (const Event& e : *fresh) {
           if (e.type == EventType::kUserInterrupt) {
             cancel.Cancel();
@@ -374,6 +381,8 @@ class Harness::Run {
   }
 
   // --- helpers ------------------------------------------------------------------------------------
+
+  bool Stopping() const { return h_.options_.stop != nullptr && h_.options_.stop->cancelled(); }
 
   Event NewEvent(EventType type) const {
     Event e;

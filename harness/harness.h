@@ -53,6 +53,10 @@ struct HarnessOptions {
   // conversation and appends agent.thread_context_compacted with the summary; the context builder
   // then starts from it, and the model gets the session_history tool. 0: never compact.
   size_t compact_above_tokens = 0;
+  // Graceful stop (not owned; may be null): once fired, Wake returns OK at the next safe point (between
+  // steps; a model stream or tool call in flight is cancelled and its span or result recorded as
+  // failed), leaving the session for the next wake to carry on.
+  const CancelToken* stop = nullptr;
 };
 
 class Harness {

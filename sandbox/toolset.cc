@@ -559,7 +559,10 @@ absl::StatusOr<std::string> ResolveToolPath(std::string_view work_dir, std::stri
   for (std::string_view part : Split(joined, '/', /*skip_empty=*/true)) {
     if (part == ".") continue;
     if (part == "..") {
-      if (parts.empty()) return absl::InvalidArgumentError(absl::StrCat(Quoted(path), " leaves the filesystem root"));
+      if (parts.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Quoted(path), " is outside the work dir ", ToAbsl(work_dir), "; paths must stay inside it"));
+      }
       parts.pop_back();
       continue;
     }

@@ -38,7 +38,7 @@ class HandConformanceTest : public ::testing::TestWithParam<const HandBackendFix
 
   // Runs a standard tool on hand_ (expecting the hand to run it: an OK status).
   ToolResult Tool(std::string_view name, std::string_view input_json, const CancelToken* cancel = nullptr);
-  // Runs `command` (JSON-escaped already) with bash, expects success, returns its output.
+  // Runs the shell `command` with bash, expects success, returns its output.
   std::string Sh(std::string_view command);
 
   ToolsetOptions options_;

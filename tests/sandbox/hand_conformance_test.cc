@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "sandbox/toolset.h"
+#include "schemas/event_json.h"
 #include "schemas/ids.h"
 
 namespace wake::testing {
@@ -67,7 +68,10 @@ ToolResult HandConformanceTest::Tool(std::string_view name, std::string_view inp
 }
 
 std::string HandConformanceTest::Sh(std::string_view command) {
-  ToolResult result = Tool("bash", absl::StrCat(R"({"command":")", std::string(command), R"("})"));
+  std::string input = R"({"command":)";
+  AppendJsonString(input, command);
+  input += "}";
+  ToolResult result = Tool("bash", input);
   EXPECT_FALSE(result.is_error) << command << ": " << TextOf(result);
   return TextOf(result);
 }
@@ -231,7 +235,8 @@ TEST_P(HandConformanceTest, GlobMatchesAcrossDirectories) {
   Sh("mkdir -p src/lib docs && touch src/main.cc src/lib/util.cc src/lib/util.h docs/readme.md top.cc");
   EXPECT_EQ(TextOf(Tool("glob", R"({"pattern":"**/*.cc"})")), "src/lib/util.cc\nsrc/main.cc\ntop.cc\n");
   EXPECT_EQ(TextOf(Tool("glob", R"({"pattern":"*.cc"})")), "top.cc\n");
-  EXPECT_EQ(TextOf(Tool("glob", R"({"pattern":"lib/util.[ch]","path":"src"})")), "src/lib/util.cc\nsrc/lib/util.h\n");
+  EXPECT_EQ(TextOf(Tool("glob", R"({"pattern":"lib/util.[ch]","path":"src"})")), "src/lib/util.h\n");
+  EXPECT_EQ(TextOf(Tool("glob", R"({"pattern":"lib/util.*","path":"src"})")), "src/lib/util.cc\nsrc/lib/util.h\n");
   ToolResult none = Tool("glob", R"({"pattern":"**/*.rs"})");
   EXPECT_FALSE(none.is_error);
   EXPECT_THAT(TextOf(none), HasSubstr("No files match"));

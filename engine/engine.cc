@@ -1,0 +1,545 @@
+#include "engine/engine.h"
+
+#include <deque>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "base/sync.h"
+#include "engine/records_json.h"
+#include "harness/anthropic_brain.h"
+#include "harness/openai_brain.h"
+#include "harness/scripted_brain.h"
+#include "sandbox/hand_pool.h"
+#include "sandbox/toolset.h"
+#include "schemas/ids.h"
+#include "storage/rocksdb_session_log.h"
+
+namespace wake {
+namespace {
+
+constexpr char kAgentKind[] = "agent";
+constexpr char kAgentVersionKind[] = "agent_version";  // every version, keyed "<id>/<version>"
+constexpr char kEnvironmentKind[] = "environment";
+
+// The script of the "scripted" model when no file is named: a greeting, one tool call, a summary.
+constexpr char kDefaultScript[] = R"({"turns": [
+  {"text": "I am wake's scripted brain (not a model). Let me try the hand.",
+   "tool_calls": [{"name": "bash", "input": {"command": "echo hello from the hand; uname -s"}}]},
+  {"text": "The hand ran the command; that is all this script does."}
+]})";
+
+std::string NewPrefixedId(std::string_view prefix) {
+  // The same time-ordered 128 bits as session ids, under the API's prefix.
+  return FormatId(prefix, NewIdBytes(absl::Now()));
+}
+
+std::string VersionKey(std::string_view id, uint64_t version) { return absl::StrCat(ToAbsl(id), "/", version); }
+
+bool IsClientEvent(EventType type) {
+  return type == EventType::kUserMessage || type == EventType::kUserInterrupt ||
+         type == EventType::kUserToolConfirmation || type == EventType::kUserCustomToolResult;
+}
+
+AgentConfig ToAgentConfig(const AgentSpec& spec, std::string model) {
+  AgentConfig config;
+  config.model = std::move(model);
+  config.system = spec.system;
+  config.max_tokens = spec.max_tokens;
+  config.always_ask = spec.always_ask;
+  if (spec.standard_tools) {
+    for (const ToolSpec& tool : StandardTools()) {
+      config.tools.push_back(ToolDefinition{tool.name, tool.description, tool.input_schema_json});
+    }
+  }
+  config.custom_tools = spec.custom_tools;
+  return config;
+}
+
+}  // namespace
+
+absl::StatusOr<ChosenBrain> BrainForModel(std::string_view model) {
+  ChosenBrain chosen;
+  if (model == "scripted" || absl::StartsWith(ToAbsl(model), "scripted:")) {
+    absl::StatusOr<std::unique_ptr<Brain>> brain =
+        model == "scripted" ? NewScriptedBrain(kDefaultScript) : LoadScriptedBrain(std::string(model.substr(9)));
+    if (!brain.ok()) return brain.status();
+    chosen.brain = *std::move(brain);
+    chosen.model = std::string(model);
+    return chosen;
+  }
+  if (absl::StartsWith(ToAbsl(model), "openai:")) {
+    ASSIGN_OR_RETURN(OpenAiBrainOptions options, OpenAiBrainOptions::FromEnv());
+    ASSIGN_OR_RETURN(chosen.brain, NewOpenAiBrain(std::move(options)));
+    chosen.model = std::string(model.substr(7));
+    return chosen;
+  }
+  ASSIGN_OR_RETURN(AnthropicBrainOptions options, AnthropicBrainOptions::FromEnv());
+  ASSIGN_OR_RETURN(chosen.brain, NewAnthropicBrain(std::move(options)));
+  chosen.model = std::string(model);
+  return chosen;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class Engine::Impl {
+ public:
+  explicit Impl(EngineOptions options) : options_(std::move(options)) {}
+
+  absl::Status Start() {
+    RocksDbSessionLogOptions store_options;
+    store_options.path = options_.data_dir;
+    store_options.durability = options_.durability;
+    store_options.clock = options_.harness.clock;
+    ASSIGN_OR_RETURN(RocksDbStore store, OpenRocksDbStore(store_options));
+    log_ = std::move(store.log);
+    documents_ = std::move(store.documents);
+
+    if (!options_.hand_providers.contains(options_.default_backend)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("engine: the default hand backend ", options_.default_backend, " has no provider"));
+    }
+    HandPoolOptions pool;
+    pool.placement = [this](std::string_view session) { return Placement(session); };
+    pool.idle_release_after = options_.idle_hand_release;
+    pool.reap_interval = std::max(absl::Seconds(1), options_.idle_hand_release / 4);
+    pool.clock = options_.harness.clock;
+    pool.on_released = [this](std::string_view session, Event released) {
+      // A released hand is worth a line in the log; the session may be gone already.
+      released.id = NewEventId(absl::Now());
+      vault_.MaskEvent(released);
+      log_->Append(session, {std::move(released)}, kAppendAtHead, kNoLease).IgnoreError();
+    };
+    hands_ = std::make_unique<HandPool>(std::move(pool));
+
+    for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) workers_.emplace_back([this] { WorkerLoop(); });
+
+    // Sessions that were mid-turn when the last process stopped carry on.
+    ListSessionsOptions list;
+    list.limit = 1000;
+    while (true) {
+      ASSIGN_OR_RETURN(SessionPage page, log_->ListSessions(list));
+      for (const SessionInfo& s : page.sessions) {
+        if (s.status == "running" || s.status == "rescheduling") Schedule(s.id);
+      }
+      if (page.next_cursor.empty()) break;
+      list.after_session_id = page.next_cursor;
+    }
+    return absl::OkStatus();
+  }
+
+  ~Impl() { Shutdown(); }
+
+  // --- agents -------------------------------------------------------------------------------------
+
+  absl::StatusOr<Agent> CreateAgent(AgentSpec spec) {
+    RETURN_IF_ERROR(CheckAgent(spec));
+    const std::string id = NewPrefixedId("agent_");
+    const std::string json = EncodeAgentSpecJson(spec);
+    ASSIGN_OR_RETURN(Document doc, documents_->Create(kAgentKind, id, json));
+    RETURN_IF_ERROR(documents_->Create(kAgentVersionKind, VersionKey(id, 1), json).status());
+    return ToAgent(doc);
+  }
+
+  absl::StatusOr<Agent> GetAgent(std::string_view id, uint64_t version) {
+    ASSIGN_OR_RETURN(Document latest, documents_->Get(kAgentKind, id));
+    if (version == 0 || version == latest.version) return ToAgent(latest);
+    if (version > latest.version) {
+      return absl::NotFoundError(absl::StrCat("agent ", ToAbsl(id), " has no version ", version));
+    }
+    ASSIGN_OR_RETURN(Document old, documents_->Get(kAgentVersionKind, VersionKey(id, version)));
+    old.id = latest.id;
+    old.version = version;
+    old.archived_at = latest.archived_at;
+    return ToAgent(old);
+  }
+
+  absl::StatusOr<Agent> UpdateAgent(std::string_view id, uint64_t expected_version, AgentSpec spec) {
+    RETURN_IF_ERROR(CheckAgent(spec));
+    const std::string json = EncodeAgentSpecJson(spec);
+    ASSIGN_OR_RETURN(Document doc, documents_->Update(kAgentKind, id, expected_version, json));
+    RETURN_IF_ERROR(documents_->Create(kAgentVersionKind, VersionKey(id, doc.version), json).status());
+    return ToAgent(doc);
+  }
+
+  absl::StatusOr<Agent> ArchiveAgent(std::string_view id) {
+    ASSIGN_OR_RETURN(Document doc, documents_->Archive(kAgentKind, id));
+    return ToAgent(doc);
+  }
+
+  absl::StatusOr<Page<Agent>> ListAgents(std::string_view after, size_t limit, bool include_archived) {
+    ASSIGN_OR_RETURN(DocumentPage page, documents_->List(kAgentKind, after, limit, include_archived));
+    Page<Agent> out;
+    out.next_cursor = page.next_cursor;
+    for (const Document& doc : page.documents) {
+      ASSIGN_OR_RETURN(Agent agent, ToAgent(doc));
+      out.items.push_back(std::move(agent));
+    }
+    return out;
+  }
+
+  // --- environments -------------------------------------------------------------------------------
+
+  absl::StatusOr<Environment> CreateEnvironment(EnvironmentSpec spec) {
+    RETURN_IF_ERROR(CheckEnvironment(spec));
+    ASSIGN_OR_RETURN(Document doc,
+                     documents_->Create(kEnvironmentKind, NewPrefixedId("env_"), EncodeEnvironmentSpecJson(spec)));
+    return ToEnvironment(doc);
+  }
+  absl::StatusOr<Environment> GetEnvironment(std::string_view id) {
+    ASSIGN_OR_RETURN(Document doc, documents_->Get(kEnvironmentKind, id));
+    return ToEnvironment(doc);
+  }
+  absl::StatusOr<Environment> UpdateEnvironment(std::string_view id, EnvironmentSpec spec) {
+    RETURN_IF_ERROR(CheckEnvironment(spec));
+    ASSIGN_OR_RETURN(Document doc, documents_->Update(kEnvironmentKind, id, 0, EncodeEnvironmentSpecJson(spec)));
+    return ToEnvironment(doc);
+  }
+  absl::StatusOr<Environment> ArchiveEnvironment(std::string_view id) {
+    ASSIGN_OR_RETURN(Document doc, documents_->Archive(kEnvironmentKind, id));
+    return ToEnvironment(doc);
+  }
+  absl::Status DeleteEnvironment(std::string_view id) { return documents_->Delete(kEnvironmentKind, id); }
+  absl::StatusOr<Page<Environment>> ListEnvironments(std::string_view after, size_t limit, bool include_archived) {
+    ASSIGN_OR_RETURN(DocumentPage page, documents_->List(kEnvironmentKind, after, limit, include_archived));
+    Page<Environment> out;
+    out.next_cursor = page.next_cursor;
+    for (const Document& doc : page.documents) {
+      ASSIGN_OR_RETURN(Environment env, ToEnvironment(doc));
+      out.items.push_back(std::move(env));
+    }
+    return out;
+  }
+
+  // --- sessions -----------------------------------------------------------------------------------
+
+  absl::StatusOr<SessionInfo> CreateSession(CreateSessionRequest request) {
+    ASSIGN_OR_RETURN(Agent agent, GetAgent(request.agent_id, request.agent_version));
+    if (agent.archived_at) return absl::FailedPreconditionError(absl::StrCat("agent ", agent.id, " is archived"));
+    if (!request.environment_id.empty()) {
+      ASSIGN_OR_RETURN(Environment env, GetEnvironment(request.environment_id));
+      if (env.archived_at) return absl::FailedPreconditionError(absl::StrCat("environment ", env.id, " is archived"));
+    }
+    SessionInfo info;
+    info.id = NewSessionId(absl::Now());
+    info.workspace_id = request.workspace_id;
+    info.agent_id = agent.id;
+    info.agent_version = agent.version;
+    info.environment_id = request.environment_id;
+    info.title = request.title;
+    info.metadata = request.metadata;
+    return log_->CreateSession(std::move(info));
+  }
+
+  absl::StatusOr<SessionInfo> UpdateSession(std::string_view id, std::optional<std::string> title,
+                                            std::optional<Metadata> metadata) {
+    ASSIGN_OR_RETURN(SessionInfo info, log_->GetSession(id));
+    if (title) info.title = *title;
+    if (metadata) info.metadata = *metadata;
+    return log_->UpdateSession(info);
+  }
+
+  absl::StatusOr<SessionInfo> ArchiveSession(std::string_view id) {
+    ASSIGN_OR_RETURN(SessionInfo info, log_->GetSession(id));
+    if (!info.archived_at) info.archived_at = absl::Now();
+    ASSIGN_OR_RETURN(info, log_->UpdateSession(info));
+    hands_->ReleaseSession(id).IgnoreError();  // an archived session runs no more tools
+    return info;
+  }
+
+  absl::Status DeleteSession(std::string_view id) {
+    {
+      MutexLock lock(&mu_);
+      if (running_.contains(std::string(id))) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("session ", ToAbsl(id), " is running a turn; interrupt it first"));
+      }
+    }
+    RETURN_IF_ERROR(log_->GetSession(id).status());
+    RETURN_IF_ERROR(hands_->ReleaseSession(id));
+    return log_->DeleteSession(id);
+  }
+
+  // --- events -------------------------------------------------------------------------------------
+
+  absl::StatusOr<std::vector<Event>> SendEvents(std::string_view session_id, std::vector<Event> events) {
+    {
+      MutexLock lock(&mu_);
+      if (stopping_) return absl::UnavailableError("the engine is shutting down");
+    }
+    if (events.empty()) return absl::InvalidArgumentError("no events to send");
+    for (const Event& e : events) {
+      if (!IsClientEvent(e.type)) {
+        return absl::InvalidArgumentError(absl::StrCat("a client cannot send ", ToAbsl(EventTypeName(e.type)), " events"));
+      }
+    }
+    ASSIGN_OR_RETURN(SessionInfo info, log_->GetSession(session_id));
+    if (info.archived_at) {
+      return absl::FailedPreconditionError(absl::StrCat("session ", ToAbsl(session_id), " is archived"));
+    }
+    const absl::Time now = absl::Now();
+    for (Event& e : events) {
+      if (e.id.empty()) e.id = NewEventId(now);
+      e.processed_at.reset();
+      vault_.MaskEvent(e);
+    }
+    ASSIGN_OR_RETURN(AppendResult appended, log_->Append(session_id, events, kAppendAtHead, kNoLease));
+    for (size_t i = 0; i < events.size(); ++i) events[i].seq = appended.first_seq + i;
+    Schedule(std::string(session_id));
+    // The stored form, processed_at included.
+    ReadOptions read;
+    read.from_seq = appended.first_seq;
+    read.limit = events.size();
+    return log_->Read(session_id, read);
+  }
+
+  // --- scheduling ---------------------------------------------------------------------------------
+
+  void Schedule(const std::string& session_id) {
+    MutexLock lock(&mu_);
+    if (stopping_) return;
+    if (running_.contains(session_id)) {
+      again_.insert(session_id);  // it will be woken once more when the current wake ends
+    } else if (queued_.insert(session_id).second) {
+      queue_.push_back(session_id);
+    }
+    mu_.SignalAll();
+  }
+
+  void WorkerLoop() {
+    while (true) {
+      std::string session;
+      {
+        MutexLock lock(&mu_);
+        mu_.Await([&] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;
+        session = queue_.front();
+        queue_.pop_front();
+        queued_.erase(session);
+        running_.insert(session);
+      }
+      absl::Status status = WakeSession(session);
+      MutexLock lock(&mu_);
+      ++stats_.wakes;
+      if (!status.ok() && !absl::IsAborted(status)) {
+        ++stats_.wake_errors;
+        std::fprintf(stderr, "{\"level\":\"error\",\"session\":\"%s\",\"msg\":\"wake failed\",\"error\":\"%s\"}\n",
+                     session.c_str(), std::string(status.message()).c_str());
+      }
+      running_.erase(session);
+      if (again_.erase(session) > 0 && !stopping_ && queued_.insert(session).second) queue_.push_back(session);
+      mu_.SignalAll();
+    }
+  }
+
+  absl::Status WakeSession(const std::string& session_id) {
+    ASSIGN_OR_RETURN(SessionInfo info, log_->GetSession(session_id));
+    ASSIGN_OR_RETURN(Agent agent, GetAgent(info.agent_id, info.agent_version));
+    Brain* brain = nullptr;
+    std::unique_ptr<Brain> owned;
+    std::string model = agent.spec.model;
+    if (options_.brain_override) {
+      absl::StatusOr<Brain*> chosen = options_.brain_override(agent.spec.model);
+      if (!chosen.ok()) return EndTurnWithError(session_id, chosen.status());
+      brain = *chosen;
+    } else {
+      absl::StatusOr<ChosenBrain> chosen = BrainForModel(agent.spec.model);
+      if (!chosen.ok()) return EndTurnWithError(session_id, chosen.status());
+      owned = std::move(chosen->brain);
+      brain = owned.get();
+      model = chosen->model;
+    }
+    HarnessOptions harness_options = options_.harness;
+    harness_options.stop = &stop_;
+    harness_options.redact = [this](Event& e) { vault_.MaskEvent(e); };
+    Harness harness(log_.get(), brain, hands_.get(), harness_options);
+    return harness.Wake(session_id, ToAgentConfig(agent.spec, model));
+  }
+
+  // No brain for the agent: the client sees why, and the session goes idle.
+  absl::Status EndTurnWithError(const std::string& session_id, const absl::Status& why) {
+    Event error;
+    error.type = EventType::kSessionError;
+    error.id = NewEventId(absl::Now());
+    error.error.type = "unknown_error";
+    error.error.message = absl::StrCat("no model client for this agent: ", why.message());
+    error.error.retry_status = SessionErrorInfo::RetryStatus::kTerminal;
+    Event idle;
+    idle.type = EventType::kSessionStatusIdle;
+    idle.id = NewEventId(absl::Now());
+    return log_->Append(session_id, {error, idle}, kAppendAtHead, kNoLease).status();
+  }
+
+  absl::StatusOr<HandPlacement> Placement(std::string_view session_id) {
+    ASSIGN_OR_RETURN(SessionInfo info, log_->GetSession(session_id));
+    EnvironmentSpec env;
+    if (!info.environment_id.empty()) {
+      ASSIGN_OR_RETURN(Environment environment, GetEnvironment(info.environment_id));
+      env = environment.spec;
+    }
+    const std::string backend = env.backend.empty() ? options_.default_backend : env.backend;
+    auto it = options_.hand_providers.find(backend);
+    if (it == options_.hand_providers.end()) {
+      return absl::FailedPreconditionError(absl::StrCat("no hand backend named ", backend, " is configured"));
+    }
+    HandPlacement placement;
+    placement.provider = it->second;
+    placement.resources = env.resources;
+    using Env = std::vector<std::pair<std::string, std::string>>;
+    ASSIGN_OR_RETURN(Env secrets, vault_.ResolveEnv(env.secret_env));
+    for (auto& kv : secrets) placement.resources.env.push_back(std::move(kv));
+    return placement;
+  }
+
+  void WaitUntilQuiet() {
+    MutexLock lock(&mu_);
+    mu_.Await([&] { return stopping_ || (queue_.empty() && running_.empty()); });
+  }
+
+  void Shutdown() {
+    {
+      MutexLock lock(&mu_);
+      if (stopping_ && workers_.empty()) return;
+      stopping_ = true;
+      mu_.SignalAll();
+      // Running turns finish their step; past the grace, they are stopped at the next safe point.
+      mu_.AwaitWithDeadline([&] { return running_.empty(); }, absl::Now() + options_.shutdown_grace);
+    }
+    stop_.Cancel();
+    for (std::thread& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  EngineStats stats() const {
+    MutexLock lock(&mu_);
+    EngineStats s = stats_;
+    s.queued = queue_.size();
+    s.running = running_.size();
+    return s;
+  }
+
+  SessionLog& log() { return *log_; }
+  Vault& vault() { return vault_; }
+
+ private:
+  absl::Status CheckAgent(const AgentSpec& spec) const {
+    if (spec.model.empty()) return absl::InvalidArgumentError("an agent needs a model");
+    if (spec.max_tokens <= 0) return absl::InvalidArgumentError("max_tokens must be positive");
+    return absl::OkStatus();
+  }
+  absl::Status CheckEnvironment(const EnvironmentSpec& spec) const {
+    if (!spec.backend.empty() && !options_.hand_providers.contains(spec.backend)) {
+      std::string known;
+      for (const auto& [name, provider] : options_.hand_providers) absl::StrAppend(&known, known.empty() ? "" : ", ", name);
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown hand backend \"", spec.backend, "\"; this engine has: ", known));
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::StatusOr<Agent> ToAgent(const Document& doc) {
+    Agent agent;
+    agent.id = doc.id;
+    agent.version = doc.version;
+    ASSIGN_OR_RETURN(agent.spec, DecodeAgentSpecJson(doc.json));
+    agent.created_at = doc.created_at;
+    agent.updated_at = doc.updated_at;
+    agent.archived_at = doc.archived_at;
+    return agent;
+  }
+  static absl::StatusOr<Environment> ToEnvironment(const Document& doc) {
+    Environment env;
+    env.id = doc.id;
+    env.version = doc.version;
+    ASSIGN_OR_RETURN(env.spec, DecodeEnvironmentSpecJson(doc.json));
+    env.created_at = doc.created_at;
+    env.updated_at = doc.updated_at;
+    env.archived_at = doc.archived_at;
+    return env;
+  }
+
+  EngineOptions options_;
+  std::unique_ptr<SessionLog> log_;
+  std::unique_ptr<DocumentStore> documents_;
+  std::unique_ptr<HandPool> hands_;
+  Vault vault_;
+  CancelToken stop_;
+
+  mutable Mutex mu_;
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> running_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> again_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  EngineStats stats_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> workers_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  RETURN_IF_ERROR(impl->Start());
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+absl::StatusOr<Agent> Engine::CreateAgent(AgentSpec spec) { return impl_->CreateAgent(std::move(spec)); }
+absl::StatusOr<Agent> Engine::GetAgent(std::string_view id, uint64_t version) { return impl_->GetAgent(id, version); }
+absl::StatusOr<Agent> Engine::UpdateAgent(std::string_view id, uint64_t expected_version, AgentSpec spec) {
+  return impl_->UpdateAgent(id, expected_version, std::move(spec));
+}
+absl::StatusOr<Agent> Engine::ArchiveAgent(std::string_view id) { return impl_->ArchiveAgent(id); }
+absl::StatusOr<Page<Agent>> Engine::ListAgents(std::string_view after, size_t limit, bool include_archived) {
+  return impl_->ListAgents(after, limit, include_archived);
+}
+absl::StatusOr<Environment> Engine::CreateEnvironment(EnvironmentSpec spec) {
+  return impl_->CreateEnvironment(std::move(spec));
+}
+absl::StatusOr<Environment> Engine::GetEnvironment(std::string_view id) { return impl_->GetEnvironment(id); }
+absl::StatusOr<Environment> Engine::UpdateEnvironment(std::string_view id, EnvironmentSpec spec) {
+  return impl_->UpdateEnvironment(id, std::move(spec));
+}
+absl::StatusOr<Environment> Engine::ArchiveEnvironment(std::string_view id) { return impl_->ArchiveEnvironment(id); }
+absl::Status Engine::DeleteEnvironment(std::string_view id) { return impl_->DeleteEnvironment(id); }
+absl::StatusOr<Page<Environment>> Engine::ListEnvironments(std::string_view after, size_t limit,
+                                                            bool include_archived) {
+  return impl_->ListEnvironments(after, limit, include_archived);
+}
+absl::StatusOr<SessionInfo> Engine::CreateSession(CreateSessionRequest request) {
+  return impl_->CreateSession(std::move(request));
+}
+absl::StatusOr<SessionInfo> Engine::GetSession(std::string_view id) { return impl_->log().GetSession(id); }
+absl::StatusOr<SessionPage> Engine::ListSessions(const ListSessionsOptions& options) {
+  return impl_->log().ListSessions(options);
+}
+absl::StatusOr<SessionInfo> Engine::UpdateSession(std::string_view id, std::optional<std::string> title,
+                                                  std::optional<Metadata> metadata) {
+  return impl_->UpdateSession(id, std::move(title), std::move(metadata));
+}
+absl::StatusOr<SessionInfo> Engine::ArchiveSession(std::string_view id) { return impl_->ArchiveSession(id); }
+absl::Status Engine::DeleteSession(std::string_view id) { return impl_->DeleteSession(id); }
+absl::StatusOr<std::vector<Event>> Engine::SendEvents(std::string_view session_id, std::vector<Event> events) {
+  return impl_->SendEvents(session_id, std::move(events));
+}
+absl::StatusOr<std::vector<Event>> Engine::ReadEvents(std::string_view session_id, const ReadOptions& options) {
+  return impl_->log().Read(session_id, options);
+}
+absl::StatusOr<std::unique_ptr<Subscription>> Engine::Subscribe(std::string_view session_id, uint64_t from_seq) {
+  return impl_->log().Subscribe(session_id, from_seq);
+}
+Vault& Engine::vault() { return impl_->vault(); }
+SessionLog& Engine::log() { return impl_->log(); }
+EngineStats Engine::stats() const { return impl_->stats(); }
+void Engine::WaitUntilQuiet() { impl_->WaitUntilQuiet(); }
+void Engine::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace wake
