@@ -1,0 +1,411 @@
+#include "sandbox/docker/docker_hand.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "sandbox/docker/internal/container_primitives.h"
+#include "sandbox/docker/internal/engine_client.h"
+#include "schemas/event_json.h"
+#include "simdjson.h"
+
+namespace wake {
+namespace {
+
+namespace dom = simdjson::dom;
+using docker_internal::CallOptions;
+using docker_internal::ContainerGone;
+using docker_internal::ContainerPrimitives;
+using docker_internal::DaemonError;
+using docker_internal::DaemonMessage;
+using docker_internal::EngineClient;
+using docker_internal::EngineResponse;
+using docker_internal::QueryEscape;
+
+constexpr std::string_view kHandLabel = "wake.hand";
+constexpr std::string_view kSessionLabel = "wake.session";
+constexpr std::string_view kWorkDirLabel = "wake.work_dir";
+
+// `path` made absolute against `work_dir` and normal: no ".", "..", empty components or trailing
+// slash; ".." at the root stays at the root (as the kernel resolves it).
+std::string ResolvePath(std::string_view work_dir, std::string_view path) {
+  std::vector<std::string_view> parts;
+  auto add = [&](std::string_view p) {
+    for (absl::string_view piece : absl::StrSplit(ToAbsl(p), '/')) {
+      const std::string_view part = FromAbsl(piece);
+      if (part.empty() || part == ".") continue;
+      if (part == "..") {
+        if (!parts.empty()) parts.pop_back();
+        continue;
+      }
+      parts.push_back(part);
+    }
+  };
+  if (path.empty() || path[0] != '/') add(work_dir);
+  add(path);
+  std::string out;
+  for (std::string_view part : parts) absl::StrAppend(&out, "/", ToAbsl(part));
+  return out.empty() ? "/" : out;
+}
+
+bool IsNormalAbsolute(std::string_view path) { return !path.empty() && ResolvePath("/", path) == path; }
+
+// A session id usable in a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*), which helps an operator
+// reading `docker ps`; other ids go unnamed (the label is what wake uses).
+bool NameSafe(std::string_view s) {
+  if (s.empty() || s.size() > 200 || !absl::ascii_isalnum(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+std::string RandomSuffix() {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return absl::StrCat(absl::Hex(rng() & 0xFFFFFF, absl::kZeroPad6));
+}
+
+absl::Status Unexpected(std::string_view method, const std::string& target) {
+  return absl::InternalError(absl::StrCat("docker daemon: ", ToAbsl(method), " ",
+                                          target.substr(0, target.find('?')), ": unexpected response"));
+}
+
+class DockerHand : public Hand {
+ public:
+  DockerHand(std::shared_ptr<const EngineClient> client, std::string container_id, std::string work_dir,
+             std::unique_ptr<ContainerPrimitives> primitives)
+      : client_(std::move(client)),
+        id_(std::move(container_id)),
+        work_dir_(std::move(work_dir)),
+        primitives_(std::move(primitives)) {}
+
+  std::string_view backend() const override { return "docker"; }
+  const std::string& id() const override { return id_; }
+  const std::string& work_dir() const override { return work_dir_; }
+
+  absl::StatusOr<RunOutcome> Run(const RunRequest& request, const CancelToken* cancel) override {
+    RETURN_IF_ERROR(CheckNotReleased());
+    RunRequest resolved = request;
+    resolved.cwd = ResolvePath(work_dir_, request.cwd);
+    return primitives_->Run(resolved, cancel);
+  }
+
+  absl::StatusOr<std::string> ReadFile(std::string_view path, size_t max_bytes) override {
+    RETURN_IF_ERROR(CheckNotReleased());
+    if (path.empty()) return absl::InvalidArgumentError("empty path");
+    return primitives_->ReadFile(ResolvePath(work_dir_, path), max_bytes);
+  }
+
+  absl::Status WriteFile(std::string_view path, std::string_view content) override {
+    RETURN_IF_ERROR(CheckNotReleased());
+    if (path.empty()) return absl::InvalidArgumentError("empty path");
+    return primitives_->WriteFile(ResolvePath(work_dir_, path), content);
+  }
+
+  absl::Status Health() override {
+    RETURN_IF_ERROR(CheckNotReleased());
+    const std::string target = absl::StrCat("/containers/", id_, "/json");
+    ASSIGN_OR_RETURN(EngineResponse response, client_->Call("GET", target));
+    if (response.status == 404) return absl::UnavailableError(absl::StrCat("docker container ", Short(), " no longer exists"));
+    if (response.status != 200) return DaemonError("GET", target, response);
+    dom::parser parser;
+    simdjson::padded_string padded(response.body);
+    dom::element root;
+    dom::element state;
+    bool running = false;
+    if (parser.parse(padded).get(root) != simdjson::SUCCESS || root["State"].get(state) != simdjson::SUCCESS ||
+        state["Running"].get(running) != simdjson::SUCCESS) {
+      return Unexpected("GET", target);
+    }
+    if (running) return absl::OkStatus();
+    std::string_view status;
+    int64_t exit_code = 0;
+    bool oom = false;
+    if (state["Status"].get(status) != simdjson::SUCCESS) status = "stopped";
+    if (state["ExitCode"].get(exit_code) != simdjson::SUCCESS) exit_code = -1;
+    if (state["OOMKilled"].get(oom) != simdjson::SUCCESS) oom = false;
+    return absl::UnavailableError(absl::StrCat("docker container ", Short(), " is not running (", ToAbsl(status),
+                                               ", exit code ", exit_code, oom ? ", killed for lack of memory" : "",
+                                               ")"));
+  }
+
+  absl::Status Release() override {
+    released_.store(true, std::memory_order_release);
+    // Every call asks the daemon again: a Release that failed (daemon unreachable) can be retried,
+    // and one after success finds the container gone, which is success.
+    const std::string target = absl::StrCat("/containers/", id_, "?force=true&v=true");
+    ASSIGN_OR_RETURN(EngineResponse response, client_->Call("DELETE", target));
+    if (response.status == 204 || response.status == 404) return absl::OkStatus();
+    // "removal of container ... is already in progress": another Release (or a reaper) is on it.
+    if (response.status == 409 && absl::StrContains(DaemonMessage(response), "already in progress")) {
+      return absl::OkStatus();
+    }
+    return DaemonError("DELETE", target, response);
+  }
+
+ private:
+  absl::Status CheckNotReleased() const {
+    if (released_.load(std::memory_order_acquire)) {
+      return absl::FailedPreconditionError(absl::StrCat("docker hand ", Short(), " was released"));
+    }
+    return absl::OkStatus();
+  }
+
+  std::string Short() const { return id_.substr(0, 12); }
+
+  const std::shared_ptr<const EngineClient> client_;
+  const std::string id_;
+  const std::string work_dir_;
+  const std::unique_ptr<ContainerPrimitives> primitives_;
+  std::atomic<bool> released_{false};
+};
+
+// One container from GET /containers/json.
+struct ListedContainer {
+  std::string id;
+  int64_t created = 0;
+  bool running = false;
+  std::optional<std::string> session;
+  std::string work_dir;
+};
+
+class DockerProvider : public HandProvider {
+ public:
+  explicit DockerProvider(DockerProviderOptions options)
+      : options_(std::move(options)),
+        client_(std::make_shared<EngineClient>(options_.socket_path, options_.request_timeout)) {}
+
+  std::string_view backend() const override { return "docker"; }
+
+  absl::StatusOr<std::unique_ptr<Hand>> Provision(std::string_view session_id,
+                                                  const HandResources& resources) override {
+    RETURN_IF_ERROR(CheckResources(resources));
+    std::string target = "/containers/create";
+    if (NameSafe(session_id)) absl::StrAppend(&target, "?name=wake-", ToAbsl(session_id), "-", RandomSuffix());
+    ASSIGN_OR_RETURN(EngineResponse created, client_->Call("POST", target, CreateBody(session_id, resources)));
+    if (created.status == 404) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "docker image ", options_.image, " is not on the daemon (wake never pulls; build or load it first, e.g. "
+          "scripts/services/docker.sh for the test image): ", DaemonMessage(created)));
+    }
+    if (created.status != 201) return DaemonError("POST", target, created);
+    std::string id;
+    {
+      dom::parser parser;
+      simdjson::padded_string padded(created.body);
+      dom::element root;
+      std::string_view value;
+      if (parser.parse(padded).get(root) != simdjson::SUCCESS || root["Id"].get(value) != simdjson::SUCCESS) {
+        return Unexpected("POST", target);
+      }
+      id = std::string(value);
+    }
+    const std::string start = absl::StrCat("/containers/", id, "/start");
+    absl::StatusOr<EngineResponse> started = client_->Call("POST", start);
+    if (!started.ok() || (started->status != 204 && started->status != 304)) {
+      (void)Remove(id);  // do not leave a created, never started container behind
+      if (!started.ok()) return started.status();
+      return DaemonError("POST", start, *started);
+    }
+    return MakeHand(id, options_.work_dir);
+  }
+
+  absl::StatusOr<std::unique_ptr<Hand>> Reattach(std::string_view session_id, const HandResources&) override {
+    ASSIGN_OR_RETURN(std::vector<ListedContainer> containers,
+                     List(absl::StrCat(ToAbsl(kSessionLabel), "=", ToAbsl(session_id))));
+    // The newest running one is the session's hand; any other (stopped, or left by a provisioning
+    // that crashed half-way) is removed.
+    std::sort(containers.begin(), containers.end(),
+              [](const ListedContainer& a, const ListedContainer& b) { return a.created > b.created; });
+    std::optional<ListedContainer> live;
+    for (ListedContainer& c : containers) {
+      if (c.session != std::string(session_id)) continue;  // the filter said so; be sure
+      if (c.running && !live) {
+        live = std::move(c);
+      } else {
+        RETURN_IF_ERROR(Remove(c.id).status());
+      }
+    }
+    if (!live) return absl::NotFoundError(absl::StrCat("no running docker hand for session ", ToAbsl(session_id)));
+    return MakeHand(live->id, live->work_dir.empty() ? options_.work_dir : live->work_dir);
+  }
+
+  absl::StatusOr<size_t> ReapExcept(absl::FunctionRef<bool(std::string_view session_id)> keep) override {
+    ASSIGN_OR_RETURN(std::vector<ListedContainer> containers, List());
+    size_t released = 0;
+    absl::Status first_error;
+    for (const ListedContainer& c : containers) {
+      // A container labelled as a hand but with no session was not made by a provider: leave it.
+      if (!c.session || keep(*c.session)) continue;
+      absl::StatusOr<bool> removed = Remove(c.id);
+      if (!removed.ok()) {
+        if (first_error.ok()) first_error = removed.status();
+      } else if (*removed) {
+        ++released;
+      }
+    }
+    if (!first_error.ok()) return first_error;
+    return released;
+  }
+
+ private:
+  absl::Status CheckResources(const HandResources& resources) const {
+    if (resources.memory_bytes < 0 || resources.pids < 0 || !(resources.cpus >= 0) || !std::isfinite(resources.cpus)) {
+      return absl::InvalidArgumentError("hand resources: memory_bytes, cpus and pids must be >= 0");
+    }
+    return docker_internal::CheckEnvironment(resources.env);
+  }
+
+  std::string CreateBody(std::string_view session_id, const HandResources& resources) const {
+    std::string body = R"({"Image":)";
+    AppendJsonString(body, options_.image);
+    body += R"(,"Entrypoint":[)";
+    for (size_t i = 0; i < options_.idle_command.size(); ++i) {
+      if (i > 0) body += ",";
+      AppendJsonString(body, options_.idle_command[i]);
+    }
+    body += R"(],"Cmd":[],"WorkingDir":)";
+    AppendJsonString(body, options_.work_dir);
+    if (!options_.user.empty()) {
+      body += R"(,"User":)";
+      AppendJsonString(body, options_.user);
+    }
+    body += R"(,"Tty":false,"OpenStdin":false,"Env":[)";
+    for (size_t i = 0; i < resources.env.size(); ++i) {
+      if (i > 0) body += ",";
+      AppendJsonString(body, absl::StrCat(resources.env[i].first, "=", resources.env[i].second));
+    }
+    body += R"(],"Labels":{)";
+    AppendJsonString(body, kHandLabel);
+    body += R"(:"1",)";
+    AppendJsonString(body, kSessionLabel);
+    body += ":";
+    AppendJsonString(body, session_id);
+    body += ",";
+    AppendJsonString(body, kWorkDirLabel);
+    body += ":";
+    AppendJsonString(body, options_.work_dir);
+    for (const auto& [key, value] : options_.labels) {
+      body += ",";
+      AppendJsonString(body, key);
+      body += ":";
+      AppendJsonString(body, value);
+    }
+    body += R"(},"HostConfig":{)";
+    absl::StrAppend(&body, R"("Init":)", options_.init ? "true" : "false");
+    absl::StrAppend(&body, R"(,"NetworkMode":)", resources.network ? R"("default")" : R"("none")");
+    if (resources.memory_bytes > 0) {
+      // MemorySwap equal to Memory: no swap on top of the limit.
+      absl::StrAppend(&body, R"(,"Memory":)", resources.memory_bytes, R"(,"MemorySwap":)", resources.memory_bytes);
+    }
+    if (resources.cpus > 0) {
+      absl::StrAppend(&body, R"(,"NanoCpus":)", static_cast<int64_t>(std::llround(resources.cpus * 1e9)));
+    }
+    if (resources.pids > 0) absl::StrAppend(&body, R"(,"PidsLimit":)", resources.pids);
+    body += "}}";
+    return body;
+  }
+
+  std::unique_ptr<Hand> MakeHand(std::string id, std::string work_dir) const {
+    docker_internal::ExecPrimitivesOptions exec_options;
+    exec_options.user = options_.user;
+    exec_options.kill_grace = options_.kill_grace;
+    exec_options.helper_timeout = options_.request_timeout;
+    auto primitives = docker_internal::NewExecPrimitives(client_, id, std::move(exec_options));
+    return std::make_unique<DockerHand>(client_, std::move(id), std::move(work_dir), std::move(primitives));
+  }
+
+  // Removes container `id` (forced, with its anonymous volumes): true when this call removed it,
+  // false when it was already gone.
+  absl::StatusOr<bool> Remove(const std::string& id) const {
+    const std::string target = absl::StrCat("/containers/", id, "?force=true&v=true");
+    ASSIGN_OR_RETURN(EngineResponse response, client_->Call("DELETE", target));
+    if (response.status == 204) return true;
+    if (response.status == 404) return false;
+    if (response.status == 409 && absl::StrContains(DaemonMessage(response), "already in progress")) return false;
+    return DaemonError("DELETE", target, response);
+  }
+
+  // This provider's containers, running or not: those labelled wake.hand=1 and with every one of
+  // options.labels, and `extra_label` ("key=value") when given.
+  absl::StatusOr<std::vector<ListedContainer>> List(const std::string& extra_label = "") const {
+    std::vector<std::string> labels = {absl::StrCat(ToAbsl(kHandLabel), "=1")};
+    for (const auto& [key, value] : options_.labels) labels.push_back(absl::StrCat(key, "=", value));
+    if (!extra_label.empty()) labels.push_back(extra_label);
+    std::string filters = R"({"label":[)";
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (i > 0) filters += ",";
+      AppendJsonString(filters, labels[i]);
+    }
+    filters += "]}";
+    const std::string target = absl::StrCat("/containers/json?all=true&filters=", QueryEscape(filters));
+    ASSIGN_OR_RETURN(EngineResponse response, client_->Call("GET", target));
+    if (response.status != 200) return DaemonError("GET", target, response);
+    dom::parser parser;
+    simdjson::padded_string padded(response.body);
+    dom::element root;
+    dom::array array;
+    if (parser.parse(padded).get(root) != simdjson::SUCCESS || root.get(array) != simdjson::SUCCESS) {
+      return Unexpected("GET", target);
+    }
+    std::vector<ListedContainer> out;
+    for (dom::element item : array) {
+      ListedContainer c;
+      std::string_view id;
+      std::string_view state;
+      if (item["Id"].get(id) != simdjson::SUCCESS) return Unexpected("GET", target);
+      c.id = std::string(id);
+      if (item["Created"].get(c.created) != simdjson::SUCCESS) c.created = 0;
+      c.running = item["State"].get(state) == simdjson::SUCCESS && state == "running";
+      dom::object container_labels;
+      if (item["Labels"].get(container_labels) == simdjson::SUCCESS) {
+        std::string_view value;
+        if (container_labels[kSessionLabel].get(value) == simdjson::SUCCESS) c.session = std::string(value);
+        if (container_labels[kWorkDirLabel].get(value) == simdjson::SUCCESS && IsNormalAbsolute(value)) {
+          c.work_dir = std::string(value);
+        }
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  const DockerProviderOptions options_;
+  const std::shared_ptr<const EngineClient> client_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HandProvider>> NewDockerProvider(DockerProviderOptions options) {
+  if (options.socket_path.empty()) return absl::InvalidArgumentError("docker provider: socket_path is empty");
+  if (options.image.empty()) return absl::InvalidArgumentError("docker provider: image is empty");
+  if (!IsNormalAbsolute(options.work_dir) || options.work_dir == "/") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "docker provider: work_dir must be an absolute, normal path other than /, not \"", options.work_dir, "\""));
+  }
+  if (options.idle_command.empty()) return absl::InvalidArgumentError("docker provider: idle_command is empty");
+  if (options.request_timeout <= absl::ZeroDuration() || options.kill_grace <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("docker provider: request_timeout and kill_grace must be positive");
+  }
+  for (const auto& [key, value] : options.labels) {
+    if (key.empty() || key == kHandLabel || key == kSessionLabel || key == kWorkDirLabel) {
+      return absl::InvalidArgumentError(absl::StrCat("docker provider: label \"", key, "\" is empty or reserved"));
+    }
+  }
+  return std::make_unique<DockerProvider>(std::move(options));
+}
+
+}  // namespace wake

@@ -1,0 +1,70 @@
+#pragma once
+// The docker hand backend: one container per hand, driven through the Docker Engine API over the
+// daemon's unix socket (libcurl; never the docker CLI).
+//
+//   Provision   create a container from `image` with the session's limits (HostConfig Memory and
+//               MemorySwap, NanoCpus, PidsLimit; NetworkMode "none" unless resources.network),
+//               labels wake.hand=1 and wake.session=<id>, docker-init as PID 1 and an idle command,
+//               then start it. The daemon creates the work dir (the container's WorkingDir).
+//   Run         an exec (create + start with its streams attached), see
+//               internal/container_primitives.h; timeout and cancel kill the whole process tree.
+//               The daemon reports a process killed by signal N as exit code 128+N, so such codes
+//               come back as term_signal N (a program exiting 137 by itself reads as SIGKILL).
+//   Read/Write  the archive endpoints (GET / PUT /containers/{id}/archive), tar read and written here.
+//   Health      the container's State.Running.
+//   Release     remove the container, forced (idempotent).
+//   Reattach    the running container labelled with the session; stopped ones are removed.
+//   ReapExcept  remove every wake.hand=1 container whose session the predicate rejects.
+//
+// The image must already be on the daemon (nothing is ever pulled) and hold /bin/sh, grep, mkdir
+// and sleep (busybox is enough). HandResources::env becomes the container's environment, which every
+// Run inherits. Paths may point anywhere in the container (it is the sandbox); relative ones resolve
+// against the work dir. Files under the runtime's mounts (/proc, /sys, /dev) are not visible to
+// ReadFile / WriteFile: the archive endpoints see the container's own filesystem only. Writing keeps
+// an existing file's mode and writes through a symlink; a directory in the way is refused.
+//
+// Thread-safe: the provider and its hands may be used from any threads, concurrently.
+//
+// Errors: the daemon's own errors come back naming the endpoint and carrying its message; a
+// container that is gone or stopped, or a daemon that cannot be reached, is Unavailable.
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sandbox/hand.h"
+
+namespace wake {
+
+struct DockerProviderOptions {
+  std::string socket_path = "/var/run/docker.sock";
+  // The image hands are made from, e.g. "wake-test-busybox:latest". Required.
+  std::string image;
+  // Absolute; where tools start and relative paths resolve.
+  std::string work_dir = "/work";
+  // The user processes run as (Config.User); "" keeps the image's.
+  std::string user;
+  // What the container runs while idle (as the entrypoint; the image's own is replaced).
+  std::vector<std::string> idle_command = {"sleep", "infinity"};
+  // Run docker-init (tini) as PID 1 so the orphans of killed process trees are reaped, not left as
+  // zombies counting against the pids limit.
+  bool init = true;
+  // More labels on every container. They also scope the provider: Reattach and ReapExcept only
+  // consider containers carrying all of them, so engines (or test runs) sharing a daemon, each with
+  // a label of its own, never reap each other's hands. Without any, every wake.hand=1 container on
+  // the daemon is this provider's.
+  std::vector<std::pair<std::string, std::string>> labels;
+  // Bounds each Engine API request (an archive transfer included) and each helper exec.
+  absl::Duration request_timeout = absl::Seconds(60);
+  // After a timeout or cancel killed a Run's tree, how long its output may take to end.
+  absl::Duration kill_grace = absl::Seconds(5);
+};
+
+// A provider for `options`. InvalidArgument when an option is malformed. Does not contact the
+// daemon: an unreachable one makes Provision fail Unavailable.
+absl::StatusOr<std::unique_ptr<HandProvider>> NewDockerProvider(DockerProviderOptions options);
+
+}  // namespace wake
