@@ -70,6 +70,10 @@ commands:
                  a new session from a JSONL export (needs the writer stopped)
   fork ID --at SEQ
                  a new session whose log is events 1..SEQ of ID (needs the writer stopped)
+  rewind ID --to SEQ
+                 the session continues from event SEQ: later events stay in the log for audit but
+                 no longer count; a running engine picks it up on its next start (needs the
+                 writer stopped)
   verify [ID | --all]
                  integrity report: seq gaps, undecodable events, missing blobs, tool markers
                  without results, results without calls; exit status 1 on any finding
@@ -182,6 +186,7 @@ class Wakectl {
     if (command == "export") return Export(args);
     if (command == "import") return Import(args);
     if (command == "fork") return Fork(args);
+    if (command == "rewind") return Rewind(args);
     if (command == "verify") return Verify(args);
     if (command == "replay") return Replay(args);
     if (command == "stats") return Stats(args);
@@ -359,6 +364,18 @@ class Wakectl {
     ASSIGN_OR_RETURN_INT(std::unique_ptr<SessionLog> log, OpenForWriting());
     ASSIGN_OR_RETURN_INT(std::string fork, ForkSession(*log, id, at));
     std::printf("%s\n", fork.c_str());
+    return 0;
+  }
+
+  int Rewind(Args& args) {
+    const std::string id = args.Need("a session id");
+    const uint64_t to = args.Number("--to", 0);
+    args.Done();
+    if (to == 0) throw UsageError{"rewind needs --to SEQ (1 or more)"};
+    ASSIGN_OR_RETURN_INT(std::unique_ptr<SessionLog> log, OpenForWriting());
+    ASSIGN_OR_RETURN_INT(uint64_t marker, RewindSession(*log, id, to));
+    std::printf("%s continues from #%llu (marker #%llu)\n", id.c_str(), static_cast<unsigned long long>(to),
+                static_cast<unsigned long long>(marker));
     return 0;
   }
 

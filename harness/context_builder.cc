@@ -60,6 +60,21 @@ bool HasToolResult(const Message& m) {
 
 }  // namespace
 
+const std::vector<Event>& EffectiveEvents(const std::vector<Event>& events, std::vector<Event>& storage) {
+  const bool rewound = std::any_of(events.begin(), events.end(),
+                                   [](const Event& e) { return e.type == EventType::kRewound; });
+  if (!rewound) return events;
+  storage.clear();
+  for (const Event& e : events) {
+    if (e.type == EventType::kRewound) {
+      while (!storage.empty() && storage.back().seq > e.rewound_to_seq) storage.pop_back();
+      continue;
+    }
+    storage.push_back(e);
+  }
+  return storage;
+}
+
 const ToolDefinition& SessionHistoryTool() {
   static const ToolDefinition* const kTool = new ToolDefinition{
       kSessionHistoryToolName,
@@ -81,7 +96,8 @@ ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event
 
   std::vector<Message>& messages = request.messages;
   bool compacted = false;
-  for (const Event& event : events) {
+  std::vector<Event> storage;
+  for (const Event& event : EffectiveEvents(events, storage)) {
     if (event.seq > options.as_of_seq) break;
     switch (event.type) {
       case EventType::kUserMessage: {

@@ -37,6 +37,11 @@ struct ContextOptions {
   size_t max_messages = 0;
 };
 
+// Rewinds (wake.rewound, from `wakectl rewind`): the events after its to_seq and before the marker
+// stay in the log but no longer count. Returns `events` itself when it holds no rewind, else the
+// events that count, kept in `storage`. The context builder and DecideNextAction both see only these.
+const std::vector<Event>& EffectiveEvents(const std::vector<Event>& events, std::vector<Event>& storage);
+
 // The name of the harness's own read-only tool over the session's log.
 inline constexpr char kSessionHistoryToolName[] = "session_history";
 // Its definition: input {from_seq: integer >= 1, limit?: integer 1..50}.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "harness/context_builder.h"
+
 namespace wake {
 namespace {
 
@@ -18,7 +20,9 @@ struct ToolCallState {
 
 }  // namespace
 
-NextAction DecideNextAction(const std::vector<Event>& events, const AgentConfig& agent) {
+NextAction DecideNextAction(const std::vector<Event>& all_events, const AgentConfig& agent) {
+  std::vector<Event> storage;
+  const std::vector<Event>& events = EffectiveEvents(all_events, storage);  // a rewind drops some
   std::vector<ToolCallState> calls;  // in the order the model made them
   bool needs_model = false;
   bool interrupted = false;

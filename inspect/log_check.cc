@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "harness/context_builder.h"
 
 namespace wake {
 
@@ -26,6 +27,10 @@ std::vector<Finding> CheckSessionEvents(const std::string& session_id, const std
     }
     expected = e.seq + 1;
     if (!ids.insert(e.id).second) add(e.seq, "duplicate_id", absl::StrCat("event id ", e.id, " appears twice"));
+  }
+  // Calls and results pair up among the events that count (a rewind sets some aside).
+  std::vector<Event> storage;
+  for (const Event& e : EffectiveEvents(events, storage)) {
     switch (e.type) {
       case EventType::kAgentToolUse:
       case EventType::kAgentCustomToolUse:

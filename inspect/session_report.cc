@@ -77,6 +77,8 @@ std::string Details(const Event& e) {
       return absl::StrCat(e.worker_id, " epoch ", e.lease_epoch);
     case EventType::kAgentThreadContextCompacted:
       return absl::StrCat("through #", e.compacted_through_seq);
+    case EventType::kRewound:
+      return absl::StrCat("continues from #", e.rewound_to_seq);
     default:
       return "";
   }

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "harness/next_action.h"
 #include "schemas/event_json.h"
 #include "schemas/ids.h"
 
@@ -85,6 +86,31 @@ absl::StatusOr<std::string> ForkSession(SessionLog& log, std::string_view sessio
   info.metadata = original.metadata;
   info.title = absl::StrCat(original.title.empty() ? std::string(session_id) : original.title, " (fork at #", at_seq, ")");
   return CreateAndFill(log, std::move(info), std::move(events));
+}
+
+absl::StatusOr<uint64_t> RewindSession(SessionLog& log, std::string_view session_id, uint64_t to_seq) {
+  ASSIGN_OR_RETURN(SessionInfo info, log.GetSession(session_id));
+  if (to_seq == 0 || to_seq + 1 >= info.next_seq) {
+    return absl::OutOfRangeError(absl::StrCat("rewind: ", ToAbsl(session_id), " has events #1..#", info.next_seq - 1,
+                                              "; rewind to a seq from 1 to ", info.next_seq >= 3 ? info.next_seq - 2 : 0));
+  }
+  ASSIGN_OR_RETURN(std::vector<Event> events, log.Read(session_id));
+  Event marker;
+  marker.type = EventType::kRewound;
+  marker.id = NewEventId(absl::Now());
+  marker.rewound_to_seq = to_seq;
+  events.push_back(marker);
+  events.back().seq = info.next_seq;
+  std::vector<Event> batch = {marker};
+  // The agent config does not change what is due (a model call or a tool run) in these cases.
+  if (DecideNextAction(events, AgentConfig{}).kind != NextAction::Kind::kNone) {
+    Event running;
+    running.type = EventType::kSessionStatusRunning;
+    running.id = NewEventId(absl::Now());
+    batch.push_back(running);
+  }
+  ASSIGN_OR_RETURN(AppendResult appended, log.Append(session_id, std::move(batch), info.next_seq, kNoLease));
+  return appended.first_seq;
 }
 
 }  // namespace wake

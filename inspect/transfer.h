@@ -29,4 +29,11 @@ absl::StatusOr<std::string> ImportSession(SessionLog& log, std::istream& in, Ses
 // the original is untouched. OutOfRange when at_seq is 0 or beyond the log. Returns the new id.
 absl::StatusOr<std::string> ForkSession(SessionLog& log, std::string_view session_id, uint64_t at_seq);
 
+// Rewinds a session to event `to_seq`: appends wake.rewound, after which the events from to_seq + 1
+// up to the marker stay in the log (for audit) but no longer count for the model or the harness. When
+// the session then has work to do (e.g. it ends on a user message), session.status_running is
+// appended too, so an engine opening the store wakes it. OutOfRange when to_seq is 0 or not below the
+// head. Returns the marker's seq.
+absl::StatusOr<uint64_t> RewindSession(SessionLog& log, std::string_view session_id, uint64_t to_seq);
+
 }  // namespace wake

@@ -156,6 +156,11 @@ struct HarnessWoke {
   workerId @0 :Text;
   leaseEpoch @1 :UInt64;
 }
+# The session continues from event `toSeq`: the events after it and before this marker stay in the
+# log for audit but no longer count (wakectl rewind).
+struct Rewound {
+  toSeq @0 :UInt64;
+}
 
 # ---------------------------------------------------------------------------------------------------
 # One entry of a session's log. The seq is the storage key, not part of the value.
@@ -187,6 +192,7 @@ struct Event {
     handLost @21 :HandLost;
     handReleased @22 :HandReleased;
     harnessWoke @23 :HarnessWoke;
+    rewound @24 :Rewound;
   }
 }
 

@@ -30,6 +30,7 @@ constexpr std::array<std::string_view, kEventTypeCount> kEventTypeNames = {
     "wake.hand_lost",
     "wake.hand_released",
     "wake.harness_woke",
+    "wake.rewound",
 };
 
 // The table above is positional; pin a few entries so a reordered enum fails to compile.
@@ -40,6 +41,7 @@ static_assert(kEventTypeNames[static_cast<int>(EventType::kSpanModelRequestEnd)]
               "span.model_request_end");
 static_assert(kEventTypeNames[static_cast<int>(EventType::kToolStarted)] == "wake.tool_started");
 static_assert(kEventTypeNames[static_cast<int>(EventType::kHarnessWoke)] == "wake.harness_woke");
+static_assert(kEventTypeNames[static_cast<int>(EventType::kRewound)] == "wake.rewound");
 
 }  // namespace
 

@@ -45,9 +45,10 @@ enum class EventType {
   kHandLost,               // "wake.hand_lost"
   kHandReleased,           // "wake.hand_released"
   kHarnessWoke,            // "wake.harness_woke"
+  kRewound,                // "wake.rewound": later events up to it no longer count
 };
 
-inline constexpr int kEventTypeCount = static_cast<int>(EventType::kHarnessWoke) + 1;
+inline constexpr int kEventTypeCount = static_cast<int>(EventType::kRewound) + 1;
 
 // "user.message" for kUserMessage, and so on. Never empty.
 std::string_view EventTypeName(EventType type);
@@ -160,6 +161,8 @@ struct Event {
   // agent.thread_context_compacted (wake's own field; its summary is in `content`): the last seq the
   // summary replaces. Not in the Managed Agents JSON shape.
   uint64_t compacted_through_seq = 0;
+  // wake.rewound: the seq the session continues from.
+  uint64_t rewound_to_seq = 0;
   // wake.harness_woke: which worker took the lease, and the lease epoch it holds.
   std::string worker_id;
   uint64_t lease_epoch = 0;

@@ -223,6 +223,9 @@ absl::Status BuildEvent(const Event& e, const Writer& w, schema::Event::Builder 
       b.setLeaseEpoch(e.lease_epoch);
       return absl::OkStatus();
     }
+    case EventType::kRewound:
+      out.initRewound().setToSeq(e.rewound_to_seq);
+      return absl::OkStatus();
   }
   return absl::InvalidArgumentError("unknown event type");  // CheckEventBody catches it first
 }
@@ -471,6 +474,10 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
       e.lease_epoch = b.getLeaseEpoch();
       return absl::OkStatus();
     }
+    case schema::Event::REWOUND:
+      e.type = EventType::kRewound;
+      e.rewound_to_seq = in.getRewound().getToSeq();
+      return absl::OkStatus();
   }
   // A member added by a newer wake: refuse rather than guess (see event.capnp).
   return absl::DataLossError(absl::StrCat("unknown event kind ", static_cast<int>(in.which())));

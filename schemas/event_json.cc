@@ -21,6 +21,7 @@
 //   wake.hand_lost                       hand_id, backend, reason
 //   wake.hand_released                   hand_id, backend
 //   wake.harness_woke                    worker_id, lease_epoch
+//   wake.rewound                         to_seq
 //   (other types have no fields of their own)
 // Content blocks: {"type":"text","text"} | {"type":"image","source"} |
 //   {"type":"document","source","title","context"} | {"type":"redacted"}; sources:
@@ -480,6 +481,11 @@ absl::Status DecodeBody(const JsonObjectReader& r, Event& e) {
       ASSIGN_OR_RETURN(e.lease_epoch, r.Uint64("lease_epoch"));
       return absl::OkStatus();
     }
+    case EventType::kRewound: {
+      RETURN_IF_ERROR(r.ExpectOnly({"type", "id", "processed_at", "to_seq"}));
+      ASSIGN_OR_RETURN(e.rewound_to_seq, r.Uint64("to_seq"));
+      return absl::OkStatus();
+    }
   }
   return absl::InternalError("unhandled event type");
 }
@@ -713,6 +719,9 @@ std::string EncodeEventJson(const Event& e) {
     case EventType::kHarnessWoke:
       StringField(out, "worker_id", e.worker_id);
       IntField(out, "lease_epoch", e.lease_epoch);
+      break;
+    case EventType::kRewound:
+      IntField(out, "to_seq", e.rewound_to_seq);
       break;
   }
   Key(out, "processed_at");

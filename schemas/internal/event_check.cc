@@ -197,6 +197,9 @@ absl::Status CheckEventBody(const Event& event) {
       return absl::OkStatus();
     case EventType::kHarnessWoke:
       return c.NonEmpty("worker_id", event.worker_id);
+    case EventType::kRewound:
+      if (event.rewound_to_seq == 0) return absl::InvalidArgumentError("wake.rewound: to_seq must be at least 1");
+      return absl::OkStatus();
     case EventType::kUserInterrupt:
     case EventType::kAgentThinking:
     case EventType::kAgentThreadContextCompacted:

@@ -48,7 +48,8 @@ start_dockerd() {
   say "starting dockerd${*:+ $*} (log: $log)"
   sudo_if_needed mkdir -p "$(dirname "$log")"
   # setsid: the daemon outlives this script and the test run that called it.
-  sudo_if_needed setsid dockerd --host "unix://$socket" "$@" >>"$log" 2>&1 </dev/null &
+  # 9>&-: the daemon must not inherit the lock, or every later run of this script waits on it.
+  sudo_if_needed setsid dockerd --host "unix://$socket" "$@" >>"$log" 2>&1 </dev/null 9>&- &
   local pid=$!
   for _ in $(seq 1 "${WAKE_DOCKERD_WAIT_SECONDS:-60}"); do
     if pings; then return 0; fi

@@ -141,7 +141,7 @@ TEST_F(InspectTest, LogChecksFindOrphansDuplicatesAndGaps) {
   damaged.push_back(stray);
   std::vector<std::string> kinds;
   for (const Finding& f : CheckSessionEvents(session_, damaged)) kinds.push_back(f.kind);
-  EXPECT_EQ(kinds, (std::vector<std::string>{"seq_gap", "duplicate_result", "duplicate_id", "result_without_call"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"seq_gap", "duplicate_id", "duplicate_result", "result_without_call"}));
   EXPECT_TRUE(absl::StrContains(FormatFinding(CheckSessionEvents(session_, cut)[0]), session_));
 }
 
@@ -234,6 +234,31 @@ TEST_F(InspectTest, ReplayShowsTheNextActionAndTheContextWithoutSideEffects) {
   EXPECT_TRUE(absl::StrContains(DescribeNextAction(after_turn.action), "run tool read"));
   EXPECT_EQ(ReplaySession(events, agent_, 0).action.kind, NextAction::Kind::kNone);
   EXPECT_EQ(hands_.calls().size(), calls_before);
+}
+
+TEST_F(InspectTest, ARewoundSessionContinuesFromTheRewindPoint) {
+  const std::vector<Event> before = Events(session_);
+  EXPECT_EQ(RewindSession(*log_, session_, 0).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(RewindSession(*log_, session_, before.size()).status().code(), absl::StatusCode::kOutOfRange);
+  absl::StatusOr<uint64_t> marker = RewindSession(*log_, session_, 1);  // back to the user's message
+  ASSERT_TRUE(marker.ok()) << marker.status();
+  EXPECT_EQ(*marker, before.size() + 1);
+  std::vector<Event> events = Events(session_);
+  EXPECT_EQ(events[*marker - 1].type, EventType::kRewound);
+  EXPECT_EQ(events.back().type, EventType::kSessionStatusRunning);  // work is due: a model call
+  ModelRequest request = BuildModelRequest(agent_, events);
+  ASSERT_EQ(request.messages.size(), 1u);  // only the user's message counts
+  EXPECT_EQ(DecideNextAction(events, agent_).kind, NextAction::Kind::kCallModel);
+
+  Harness harness(log_.get(), brain_.get(), &hands_, HarnessOptions{});
+  ASSERT_TRUE(harness.Wake(session_, agent_).ok());
+  std::vector<Event> after = Events(session_);
+  EXPECT_EQ(after.back().type, EventType::kSessionStatusIdle);
+  EXPECT_TRUE(CheckSessionEvents(session_, after).empty());
+  // The whole script played again after the marker; the old turns are still there for audit.
+  int messages = 0;
+  for (const Event& e : after) messages += e.type == EventType::kAgentMessage ? 1 : 0;
+  EXPECT_EQ(messages, 6);
 }
 
 TEST(AgentConfigJsonTest, ParsesAndRejectsClearly) {

@@ -67,6 +67,7 @@ const char* const kCanonical[] = {
     R"({"type":"wake.hand_lost","id":"sevt_25","hand_id":"hand_1","backend":"docker","reason":"container exited with code 137","processed_at":"2025-11-22T11:08:26.123456Z"})",
     R"({"type":"wake.hand_released","id":"sevt_26","hand_id":"hand_1","backend":"local","processed_at":"2025-11-22T11:08:26.123456Z"})",
     R"({"type":"wake.harness_woke","id":"sevt_27","worker_id":"worker-3","lease_epoch":18446744073709551615,"processed_at":"2025-11-22T11:08:26.123456Z"})",
+    R"({"type":"wake.rewound","id":"sevt_28","to_seq":12,"processed_at":"2025-11-22T11:08:26.123456Z"})",
 };
 
 TEST(EventJsonTest, CanonicalDocumentsAreFixedPoints) {

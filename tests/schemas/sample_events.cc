@@ -199,6 +199,10 @@ std::vector<Event> SampleEvents() {
     e.worker_id = "w";
     e.lease_epoch = (uint64_t{1} << 63) + 5;
   }
+  {
+    Event& e = add(EventType::kRewound);
+    e.rewound_to_seq = 12;
+  }
   return events;
 }
 
