@@ -286,7 +286,9 @@ TEST_F(HandPoolTest, SecretsNeverReachTheLogAndOnlyHandsThatAskForThem) {
     user.content.push_back(text);
     ASSERT_TRUE(log->Append(s, {user}, kAppendAtHead, kNoLease).ok());
     ASSERT_TRUE(harness.Wake(s, agent).ok());
-    for (const Event& e : *log->Read(s)) {
+    absl::StatusOr<std::vector<Event>> events = log->Read(s);
+    ASSERT_TRUE(events.ok()) << events.status();
+    for (const Event& e : *events) {
       if (e.type == EventType::kAgentToolResult) outputs[s] = e.content[0].text;
     }
   }
