@@ -1,53 +1,33 @@
-// wake_demo: the smallest end-to-end use of wake as an embedded library.
+// wake_demo: wake as an embedded library, end to end, in one process.
 //
-// Opens (or creates) the session log under a data dir, creates a session, appends a client's
-// user.message, and wakes a Harness on it: the harness takes the lease, replays the log, asks the brain,
-// and appends the turn. Then it reads the session back from disk and prints every event as Managed Agents
-// JSON, one per line.
+// Opens an Engine on a data dir (RocksDB under ./data by default) with local hands (a work dir per
+// session under <data>/hands), creates an agent, an environment and a session, sends a user.message,
+// and prints every event of the session as it is appended (Managed Agents JSON, one per line) until
+// the session is idle again. The agent's first tool call provisions its hand: not before.
 //
-// The brain: Anthropic's Messages API when ANTHROPIC_API_KEY is set (ANTHROPIC_BASE_URL optional), an
-// OpenAI-compatible server when OPENAI_BASE_URL is set (e.g. Ollama's http://localhost:11434/v1), and
-// otherwise the scripted one (a fixed reply, labelled "scripted (not a model)": no key needed). WAKE_MODEL
-// names the model for the network brains. No tools are offered: sandboxed hands arrive with the Hands
-// issue.
+// The model: Anthropic's Messages API when ANTHROPIC_API_KEY is set (model $WAKE_MODEL, default
+// claude-sonnet-4-5), an OpenAI-compatible server when OPENAI_BASE_URL is set (model $WAKE_MODEL,
+// required), and otherwise the scripted brain, labelled "scripted (not a model)", whose script greets,
+// runs one command on the hand and reports.
 //
-// usage: wake_demo [--data DIR]   (default ./data)
+// usage: wake_demo [--data DIR] [--message TEXT]
 
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <cstring>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "harness/anthropic_brain.h"
-#include "harness/harness.h"
-#include "harness/openai_brain.h"
-#include "harness/scripted_brain.h"
+#include "engine/engine.h"
+#include "sandbox/local/local_hand.h"
 #include "schemas/event_json.h"
-#include "schemas/ids.h"
-#include "storage/rocksdb_session_log.h"
 
 namespace {
 
-wake::Event Make(wake::EventType type) {
-  wake::Event e;
-  e.type = type;
-  e.id = wake::NewEventId(absl::Now());
-  return e;
-}
-
-wake::ContentBlock Text(std::string text) {
-  wake::ContentBlock b;
-  b.kind = wake::ContentBlock::Kind::kText;
-  b.text = std::move(text);
-  return b;
-}
-
 int Fail(const std::string& what, const absl::Status& status) {
-  std::fprintf(stderr, "wake_demo: %s: %s\n", what.c_str(), status.ToString().c_str());
+  std::fprintf(stderr, "wake_demo: %s: %s\n", what.c_str(), std::string(status.message()).c_str());
   return 1;
 }
 
@@ -56,102 +36,95 @@ std::string EnvOr(const char* name, std::string fallback) {
   return value != nullptr && *value != '\0' ? std::string(value) : fallback;
 }
 
-struct ChosenBrain {
-  std::unique_ptr<wake::Brain> brain;
-  std::string model;
-  std::string label;
-};
-
-// The brain the environment asks for (see the header comment).
-absl::StatusOr<ChosenBrain> ChooseBrain() {
-  ChosenBrain chosen;
+// The agent's model for what the environment offers (see the header comment).
+absl::StatusOr<std::pair<std::string, std::string>> ChooseModel() {
   if (!EnvOr("ANTHROPIC_API_KEY", "").empty()) {
-    auto options = wake::AnthropicBrainOptions::FromEnv();
-    if (!options.ok()) return options.status();
-    auto brain = wake::NewAnthropicBrain(*std::move(options));
-    if (!brain.ok()) return brain.status();
-    chosen.brain = *std::move(brain);
-    chosen.model = EnvOr("WAKE_MODEL", "claude-sonnet-4-5");
-    chosen.label = "anthropic";
-  } else if (!EnvOr("OPENAI_BASE_URL", "").empty()) {
-    auto options = wake::OpenAiBrainOptions::FromEnv();
-    if (!options.ok()) return options.status();
-    auto brain = wake::NewOpenAiBrain(*std::move(options));
-    if (!brain.ok()) return brain.status();
-    chosen.model = EnvOr("WAKE_MODEL", "");
-    if (chosen.model.empty()) {
+    return std::make_pair(EnvOr("WAKE_MODEL", "claude-sonnet-4-5"), std::string("anthropic"));
+  }
+  if (!EnvOr("OPENAI_BASE_URL", "").empty()) {
+    const std::string model = EnvOr("WAKE_MODEL", "");
+    if (model.empty()) {
       return absl::FailedPreconditionError("OPENAI_BASE_URL is set but WAKE_MODEL is not: name the model to use");
     }
-    chosen.brain = *std::move(brain);
-    chosen.label = "openai-compatible";
-  } else {
-    auto brain = wake::NewScriptedBrain(R"({"turns": [{"text":
-      "I am wake's scripted brain, not a model: this reply comes from a script. A harness woke on your session, replayed its log from RocksDB, asked me for this turn and appended it."}]})");
-    if (!brain.ok()) return brain.status();
-    chosen.brain = *std::move(brain);
-    chosen.model = "scripted";
-    chosen.label = "scripted (not a model)";
+    return std::make_pair(absl::StrCat("openai:", model), std::string("openai-compatible"));
   }
-  return chosen;
+  return std::make_pair(std::string("scripted"), std::string("scripted (not a model)"));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string data_dir = "data";
+  std::string message = "Hello! What are you, and can you run a command on your hand?";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
       data_dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--message") == 0 && i + 1 < argc) {
+      message = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--data DIR]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--data DIR] [--message TEXT]\n", argv[0]);
       return 2;
     }
   }
+  auto model = ChooseModel();
+  if (!model.ok()) return Fail("choosing the model", model.status());
+  std::fprintf(stderr, "wake_demo: brain %s, model %s, data %s\n", model->second.c_str(), model->first.c_str(),
+               data_dir.c_str());
 
-  wake::RocksDbSessionLogOptions options;
-  options.path = data_dir;
-  auto log = wake::OpenRocksDbSessionLog(options);
-  if (!log.ok()) return Fail("opening " + data_dir, log.status());
+  wake::LocalProviderOptions local;
+  local.base_dir = data_dir + "/hands";
+  auto hands = wake::NewLocalProvider(local);
+  if (!hands.ok()) return Fail("opening local hands", hands.status());
+  wake::EngineOptions options;
+  options.data_dir = data_dir;
+  options.hand_providers = {{"local", hands->get()}};
+  options.harness.worker_id = "wake_demo";
+  auto engine = wake::Engine::Open(options);
+  if (!engine.ok()) return Fail("opening the engine", engine.status());
 
-  auto brain = ChooseBrain();
-  if (!brain.ok()) return Fail("choosing the brain", brain.status());
-  std::fprintf(stderr, "brain: %s, model %s\n", brain->label.c_str(), brain->model.c_str());
+  wake::AgentSpec agent_spec;
+  agent_spec.name = "demo agent";
+  agent_spec.model = model->first;
+  agent_spec.system = "You are a demo agent of wake. Be brief. You may run shell commands with the bash tool.";
+  auto agent = (*engine)->CreateAgent(agent_spec);
+  if (!agent.ok()) return Fail("creating the agent", agent.status());
+  wake::EnvironmentSpec env_spec;
+  env_spec.name = "demo environment (local hands)";
+  env_spec.backend = "local";
+  auto environment = (*engine)->CreateEnvironment(env_spec);
+  if (!environment.ok()) return Fail("creating the environment", environment.status());
+  wake::CreateSessionRequest request;
+  request.agent_id = agent->id;
+  request.environment_id = environment->id;
+  request.title = absl::StrCat("demo session (", model->second, " brain)");
+  auto session = (*engine)->CreateSession(request);
+  if (!session.ok()) return Fail("creating the session", session.status());
 
-  wake::SessionInfo info;
-  info.id = wake::NewSessionId(absl::Now());
-  info.workspace_id = "wrkspc_demo";
-  info.title = absl::StrCat("demo session (", brain->label, " brain)");
-  auto session = (*log)->CreateSession(info);
-  if (!session.ok()) return Fail("creating session", session.status());
+  auto subscription = (*engine)->Subscribe(session->id, 1);
+  if (!subscription.ok()) return Fail("subscribing", subscription.status());
+  wake::Event user;
+  user.type = wake::EventType::kUserMessage;
+  wake::ContentBlock text;
+  text.text = message;
+  user.content.push_back(text);
+  auto sent = (*engine)->SendEvents(session->id, {user});
+  if (!sent.ok()) return Fail("sending the message", sent.status());
 
-  // A client's message needs no lease; it lands at the head of the log.
-  wake::Event user = Make(wake::EventType::kUserMessage);
-  user.content.push_back(Text("Hello! What are you?"));
-  auto sent = (*log)->Append(info.id, {user}, wake::kAppendAtHead, wake::kNoLease);
-  if (!sent.ok()) return Fail("appending user.message", sent.status());
-
-  wake::AgentConfig agent;
-  agent.model = brain->model;
-  agent.system = "You are a demo agent.";
-  // No hands in this demo: the script calls no tools, so the harness never asks for one.
-  class NoHands final : public wake::SessionHands {
-   public:
-    absl::StatusOr<wake::ToolResult> Execute(std::string_view, const wake::ToolCall& call, const wake::CancelToken*,
-                                             std::vector<wake::Event>*) override {
-      return absl::FailedPreconditionError(absl::StrCat("the demo has no hands to run ", call.name));
+  // Print the session as it happens, until it goes idle (or a minute passes).
+  const absl::Time give_up = absl::Now() + absl::Minutes(1);
+  bool idle = false;
+  while (!idle && absl::Now() < give_up) {
+    auto events = (*subscription)->Next(64, give_up);
+    if (!events.ok()) return Fail("following the session", events.status());
+    for (const wake::Event& e : *events) {
+      std::printf("%s\n", wake::EncodeEventJson(e).c_str());
+      std::fflush(stdout);
+      if (e.type == wake::EventType::kSessionStatusIdle) idle = true;
     }
-  } hands;
-  wake::HarnessOptions harness_options;
-  harness_options.worker_id = "wake_demo";
-  wake::Harness harness(log->get(), brain->brain.get(), &hands, harness_options);
-  if (auto s = harness.Wake(info.id, agent); !s.ok()) return Fail("waking the harness", s);
-
-  auto events = (*log)->Read(info.id);
-  if (!events.ok()) return Fail("reading the session back", events.status());
-  auto final_info = (*log)->GetSession(info.id);
-  if (!final_info.ok()) return Fail("reading the session record", final_info.status());
-  std::fprintf(stderr, "session %s in %s: %zu events, status %s\n", info.id.c_str(), data_dir.c_str(),
-               events->size(), final_info->status.c_str());
-  for (const wake::Event& e : *events) std::printf("%s\n", wake::EncodeEventJson(e).c_str());
-  return 0;
+  }
+  (*subscription)->Cancel();
+  std::fprintf(stderr, "wake_demo: session %s is %s; inspect it with: build/engine/wakectl --data %s sessions show %s\n",
+               session->id.c_str(), idle ? "idle" : "still running (gave up waiting)", data_dir.c_str(),
+               session->id.c_str());
+  return idle ? 0 : 1;
 }
