@@ -77,10 +77,13 @@ commands:
   verify [ID | --all]
                  integrity report: seq gaps, undecodable events, missing blobs, tool markers
                  without results, results without calls; exit status 1 on any finding
-  replay ID [--to SEQ] [--print-context] [--agent FILE]
+  replay ID [--to SEQ] [--print-context] [--agent FILE] [--against RECORDING]
                  what a harness waking at SEQ would do next, without calling any model or hand;
                  --print-context prints the exact model context it would build (canonical JSON);
-                 --agent FILE supplies the agent (model, system, tools) as JSON
+                 --agent FILE supplies the agent (model, system, tools) as JSON;
+                 --against RECORDING re-runs the harness (no model, no hand) with the model turns
+                 and tool results of RECORDING (a JSONL export) and checks that it reproduces the
+                 session's log: exit 1 and the first difference when it does not
   stats          store size, sessions by status
 
 examples:
@@ -145,7 +148,8 @@ class Args {
  private:
   static bool TakesValue(std::string_view flag) {
     return flag == "--status" || flag == "--workspace" || flag == "--limit" || flag == "--from" || flag == "--to" ||
-           flag == "--type" || flag == "--out" || flag == "--title" || flag == "--at" || flag == "--agent";
+           flag == "--type" || flag == "--out" || flag == "--title" || flag == "--at" || flag == "--agent" ||
+           flag == "--against";
   }
   std::optional<size_t> Find(std::string_view name) const {
     for (size_t i = 0; i < words_.size(); ++i) {
@@ -416,6 +420,7 @@ class Wakectl {
     const uint64_t to = args.Number("--to", 0);
     const bool print_context = args.Flag("--print-context");
     std::optional<std::string> agent_path = args.Value("--agent");
+    std::optional<std::string> against = args.Value("--against");
     args.Done();
     AgentConfig agent;
     agent.model = "(replay)";
@@ -428,6 +433,7 @@ class Wakectl {
     }
     ASSIGN_OR_RETURN_INT(std::unique_ptr<SessionLog> log, OpenForReading());
     ASSIGN_OR_RETURN_INT(std::vector<Event> events, log->Read(id));
+    if (against) return CheckReplay(id, events, *against, agent);
     ReplayResult result = ReplaySession(events, agent, to);
     std::printf("as of #%llu: %s\n", static_cast<unsigned long long>(result.as_of_seq),
                 DescribeNextAction(result.action).c_str());
@@ -435,6 +441,41 @@ class Wakectl {
                 result.request.tools.size(), EncodeModelRequestJson(result.request).size() / 4);
     if (print_context) std::printf("%s\n", EncodeModelRequestJson(result.request).c_str());
     return 0;
+  }
+
+  // replay --against: the harness re-run on a scratch store with FILE's recorded responses.
+  int CheckReplay(const std::string& id, const std::vector<Event>& events, const std::string& path,
+                  const AgentConfig& agent) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", path)));
+    std::vector<Event> responses;
+    std::string line;
+    for (size_t number = 1; std::getline(in, line); ++number) {
+      if (line.empty()) continue;
+      absl::StatusOr<Event> e = DecodeEventJson(line);
+      if (!e.ok()) return Fail(absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": ", e.status().message())));
+      responses.push_back(*std::move(e));
+    }
+    const std::string scratch_dir =
+        absl::StrCat(std::filesystem::temp_directory_path().string(), "/wakectl-replay-", ::getpid());
+    RocksDbSessionLogOptions options;
+    options.path = scratch_dir;
+    options.durability = Durability::kBuffered;
+    absl::StatusOr<ReplayCheck> check;
+    {
+      ASSIGN_OR_RETURN_INT(std::unique_ptr<SessionLog> scratch, OpenRocksDbSessionLog(options));
+      check = ReplayAgainst(events, responses, agent, *scratch);
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(scratch_dir, ignored);
+    if (!check.ok()) return Fail(check.status());
+    if (check->identical) {
+      std::printf("replay of %s reproduces its log: %zu conversation events identical\n", id.c_str(), check->compared);
+      return 0;
+    }
+    std::printf("replay of %s diverges after %zu identical events: %s\n", id.c_str(), check->compared,
+                check->divergence.c_str());
+    return 1;
   }
 
   int Stats(Args& args) {

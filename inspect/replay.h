@@ -12,6 +12,7 @@
 #include "harness/brain.h"
 #include "harness/next_action.h"
 #include "schemas/event.h"
+#include "storage/session_log.h"
 
 namespace wake {
 
@@ -33,5 +34,23 @@ std::string DescribeNextAction(const NextAction& action);
 //    "always_ask": ["bash"]}
 // Every field is optional. InvalidArgument naming the field otherwise.
 absl::StatusOr<AgentConfig> ParseAgentConfigJson(std::string_view json);
+
+}  // namespace wake
+
+namespace wake {
+
+// The determinism check: re-runs a Harness on `scratch` (an empty store) with the model turns and
+// tool results recorded in `responses` (e.g. a JSONL export) as its brain and hands, feeding in the
+// client's events of `session` when that session was waiting for them; then compares the new log
+// with `session`'s, event by event, on what makes the conversation (user.*, agent.*, idle stop
+// reasons), not ids, times, spans or wake's own markers. A harness that reproduces its log from its
+// inputs is one whose crash recovery can be trusted. `responses` may be `session` itself.
+struct ReplayCheck {
+  bool identical = false;
+  size_t compared = 0;     // events compared
+  std::string divergence;  // where and how the logs first differ ("" when identical)
+};
+absl::StatusOr<ReplayCheck> ReplayAgainst(const std::vector<Event>& session, const std::vector<Event>& responses,
+                                          const AgentConfig& agent, SessionLog& scratch);
 
 }  // namespace wake

@@ -261,6 +261,30 @@ TEST_F(InspectTest, ARewoundSessionContinuesFromTheRewindPoint) {
   EXPECT_EQ(messages, 6);
 }
 
+TEST_F(InspectTest, ReplayAgainstTheRecordingReproducesTheLog) {
+  const std::vector<Event> events = Events(session_);
+  RocksDbSessionLogOptions options;
+  options.path = dir_ + "-scratch";
+  std::unique_ptr<SessionLog> scratch = *OpenRocksDbSessionLog(options);
+  absl::StatusOr<ReplayCheck> same = ReplayAgainst(events, events, agent_, *scratch);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_TRUE(same->identical) << same->divergence;
+  EXPECT_GT(same->compared, 8u);
+
+  // A recording whose second tool result differs: the replay diverges exactly there.
+  std::vector<Event> changed = events;
+  int results = 0;
+  for (Event& e : changed) {
+    if (e.type == EventType::kAgentToolResult && ++results == 2) e.content[0].text = "something else";
+  }
+  absl::StatusOr<ReplayCheck> differs = ReplayAgainst(events, changed, agent_, *scratch);
+  ASSERT_TRUE(differs.ok()) << differs.status();
+  EXPECT_FALSE(differs->identical);
+  EXPECT_TRUE(absl::StrContains(differs->divergence, "something else")) << differs->divergence;
+  scratch.reset();
+  testing::RemoveDir(dir_ + "-scratch");
+}
+
 TEST(AgentConfigJsonTest, ParsesAndRejectsClearly) {
   absl::StatusOr<AgentConfig> agent = ParseAgentConfigJson(
       R"({"model":"m","system":"s","max_tokens":100,"tools":[{"name":"bash","input_schema":{"type":"object"}}],"always_ask":["bash"]})");
