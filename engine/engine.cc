@@ -234,7 +234,16 @@ class Engine::Impl {
     info.environment_id = request.environment_id;
     info.title = request.title;
     info.metadata = request.metadata;
-    return log_->CreateSession(std::move(info));
+    ASSIGN_OR_RETURN(SessionInfo created, log_->CreateSession(std::move(info)));
+    if (options_.provisioning == EngineOptions::Provisioning::kEager) {
+      std::vector<Event> events;
+      RETURN_IF_ERROR(hands_->Prepare(created.id, &events));
+      for (Event& e : events) {
+        e.id = NewEventId(absl::Now());
+        RETURN_IF_ERROR(log_->Append(created.id, {std::move(e)}, kAppendAtHead, kNoLease).status());
+      }
+    }
+    return created;
   }
 
   absl::StatusOr<SessionInfo> UpdateSession(std::string_view id, std::optional<std::string> title,

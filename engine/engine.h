@@ -102,6 +102,11 @@ struct EngineOptions {
   // Hand providers by backend name (not owned; at least the default backend's).
   std::map<std::string, HandProvider*> hand_providers;
   std::string default_backend = "local";
+  // When a session's hand is made: on its first tool call (kLazy, wake's way: no one waits for a
+  // sandbox before the first token), or as the session is created (kEager, the usual platform way;
+  // CreateSession then waits for it). The TTFT benchmark compares the two.
+  enum class Provisioning { kLazy, kEager };
+  Provisioning provisioning = Provisioning::kLazy;
   // Concurrent wakes (worker threads).
   size_t workers = 8;
   absl::Duration idle_hand_release = absl::Minutes(10);

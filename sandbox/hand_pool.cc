@@ -157,6 +157,18 @@ absl::StatusOr<ToolResult> HandPool::Execute(std::string_view session_id, const 
   return result;
 }
 
+absl::Status HandPool::Prepare(std::string_view session_id, std::vector<Event>* hand_events) {
+  const std::string session(session_id);
+  std::optional<Event> provisioned;
+  HandResources resources;
+  RETURN_IF_ERROR(Acquire(session, provisioned, resources).status());
+  if (provisioned && hand_events != nullptr) hand_events->push_back(*std::move(provisioned));
+  MutexLock lock(&mu_);
+  --sessions_[session].in_flight;
+  mu_.SignalAll();
+  return absl::OkStatus();
+}
+
 absl::Status HandPool::ReleaseSession(std::string_view session_id) {
   std::shared_ptr<Hand> hand;
   {

@@ -89,6 +89,10 @@ class HandPool final : public SessionHands {
   absl::StatusOr<ToolResult> Execute(std::string_view session_id, const ToolCall& call, const CancelToken* cancel,
                                      std::vector<Event>* hand_events) override;
 
+  // Provisions (or re-attaches) the session's hand now, without running anything: eager
+  // provisioning, for engines configured the way most platforms work (a sandbox per session up front)
+  // and for warm pools. Adds wake.hand_provisioned to `hand_events` when it made one.
+  absl::Status Prepare(std::string_view session_id, std::vector<Event>* hand_events);
   // Releases the session's hand now (the session was deleted or archived); waits for calls running
   // on it to finish first. OK when it has none. Also removes a sandbox an earlier process left.
   absl::Status ReleaseSession(std::string_view session_id);

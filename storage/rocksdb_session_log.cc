@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -1130,6 +1131,12 @@ absl::StatusOr<RocksDbStore> OpenRocksDbStore(const RocksDbSessionLogOptions& op
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
+  if (options.access == StoreAccess::kReadWrite) {
+    // RocksDB makes the last directory only; a data dir such as /var/lib/wake/data needs its parents.
+    std::error_code ec;
+    std::filesystem::create_directories(options.path, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("making ", options.path, ": ", ec.message()));
+  }
   rocksdb::Status s;
   switch (options.access) {
     case StoreAccess::kReadWrite:

@@ -18,6 +18,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/strings.h"
 #include "base/sync.h"
 
@@ -67,6 +68,7 @@ struct FakeModelServer::Impl {
   mutable Mutex mu;
   std::deque<FakeResponse> queue ABSL_GUARDED_BY(mu);
   std::vector<RecordedRequest> requests ABSL_GUARDED_BY(mu);
+  std::function<FakeResponse(const RecordedRequest&)> responder ABSL_GUARDED_BY(mu);
   size_t responses_sent ABSL_GUARDED_BY(mu) = 0;
   size_t connections ABSL_GUARDED_BY(mu) = 0;
   bool stopping ABSL_GUARDED_BY(mu) = false;
@@ -111,11 +113,14 @@ struct FakeModelServer::Impl {
                                     std::string(field.value()));
       }
       record.body = request.body();
+      record.received_at = absl::Now();
       FakeResponse response;
       {
         MutexLock lock(&mu);
-        requests.push_back(std::move(record));
-        if (queue.empty()) {
+        if (responder) {
+          response = responder(record);
+          requests.push_back(std::move(record));
+        } else if (requests.push_back(std::move(record)); queue.empty()) {
           response = FakeResponse::Json(
               500, R"({"type":"error","error":{"type":"api_error","message":"fake model server: no scripted response"}})");
         } else {
@@ -150,6 +155,7 @@ struct FakeModelServer::Impl {
     }
     http::response_serializer<http::empty_body> serializer(head);
     if (response.send_head) http::write_header(socket, serializer, ec);
+    if (response.first_chunk_delay > absl::ZeroDuration()) absl::SleepFor(response.first_chunk_delay);
     for (const std::string& chunk : response.chunks) {
       if (ec) break;
       if (chunk.empty()) continue;  // an empty chunk would end a chunked body
@@ -210,6 +216,11 @@ std::string FakeModelServer::base_url() const { return absl::StrCat("http://127.
 void FakeModelServer::Enqueue(FakeResponse response) {
   MutexLock lock(&impl_->mu);
   impl_->queue.push_back(std::move(response));
+}
+
+void FakeModelServer::SetResponder(std::function<FakeResponse(const RecordedRequest&)> responder) {
+  MutexLock lock(&impl_->mu);
+  impl_->responder = std::move(responder);
 }
 
 std::vector<RecordedRequest> FakeModelServer::requests() const {

@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace wake::testing {
 
@@ -44,6 +46,8 @@ struct FakeResponse {
   // False: write nothing at all, not even the head (with kHang: a server that accepted the request
   // and went silent).
   bool send_head = true;
+  // Waits this long after the head before the first chunk: a model's time to first token.
+  absl::Duration first_chunk_delay = absl::ZeroDuration();
 
   // 200, content-type text/event-stream, `body` in chunks of `chunk_size` bytes (0: one chunk).
   static FakeResponse Sse(std::string_view body, size_t chunk_size = 0);
@@ -58,6 +62,7 @@ struct RecordedRequest {
   std::string target;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased, in arrival order
   std::string body;
+  absl::Time received_at;
 
   // The first value of header `name` (lower-case), or "" when absent.
   std::string Header(std::string_view name) const;
@@ -78,6 +83,9 @@ class FakeModelServer {
 
   // Appends a response to the queue; requests take them in order.
   void Enqueue(FakeResponse response);
+  // Instead of the queue, answers each request with responder(request) (called on the connection's
+  // thread; must be thread-safe). For benchmarks with many concurrent sessions.
+  void SetResponder(std::function<FakeResponse(const RecordedRequest&)> responder);
 
   // Every request received so far, in arrival order.
   std::vector<RecordedRequest> requests() const;
