@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <deque>
+#include <map>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -326,7 +327,13 @@ class Engine::Impl {
       std::string session;
       {
         MutexLock lock(&mu_);
-        mu_.Await([&] { return stopping_ || !queue_.empty(); });
+        while (true) {
+          PromoteDueLocked();
+          if (stopping_ || !queue_.empty()) break;
+          // Wait for work, or for the next session whose blocking lease expires.
+          const absl::Time wake_at = delayed_.empty() ? absl::InfiniteFuture() : delayed_.begin()->first;
+          mu_.AwaitWithDeadline([&] { return stopping_ || !queue_.empty(); }, wake_at);
+        }
         if (stopping_) return;
         session = queue_.front();
         queue_.pop_front();
@@ -334,8 +341,18 @@ class Engine::Impl {
         running_.insert(session);
       }
       absl::Status status = WakeSession(session);
+      // Another worker (a process that died, most likely) holds the session's lease: try again once
+      // it has expired, so no running session is left behind after a crash.
+      std::optional<absl::Time> retry_at;
+      if (absl::IsAborted(status)) {
+        if (absl::StatusOr<Lease> lease = log_->GetLease(session);
+            lease.ok() && lease->owner != options_.harness.worker_id && !lease->owner.empty()) {
+          retry_at = std::max(lease->expires_at, absl::Now()) + absl::Milliseconds(50);
+        }
+      }
       MutexLock lock(&mu_);
       ++stats_.wakes;
+      if (retry_at && !stopping_) delayed_.emplace(*retry_at, session);
       if (!status.ok() && !absl::IsAborted(status)) {
         ++stats_.wake_errors;
         std::fprintf(stderr, "{\"level\":\"error\",\"session\":\"%s\",\"msg\":\"wake failed\",\"error\":\"%s\"}\n",
@@ -406,9 +423,34 @@ class Engine::Impl {
     return placement;
   }
 
+  // Moves delayed sessions whose time has come to the queue.
+  void PromoteDueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const absl::Time now = absl::Now();
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      const std::string session = delayed_.begin()->second;
+      delayed_.erase(delayed_.begin());
+      if (running_.contains(session)) {
+        again_.insert(session);
+      } else if (queued_.insert(session).second) {
+        queue_.push_back(session);
+      }
+      mu_.SignalAll();
+    }
+  }
+
   void WaitUntilQuiet() {
     MutexLock lock(&mu_);
-    mu_.Await([&] { return stopping_ || (queue_.empty() && running_.empty()); });
+    // Delayed sessions count as work: they will be woken when their blocking lease expires.
+    while (true) {
+      PromoteDueLocked();
+      if (stopping_) return;
+      if (!queue_.empty() || !running_.empty()) {
+        mu_.Await([&] { return stopping_ || (queue_.empty() && running_.empty()); });
+        continue;
+      }
+      if (delayed_.empty()) return;
+      mu_.AwaitWithDeadline([&] { return stopping_; }, delayed_.begin()->first);
+    }
   }
 
   void Shutdown() {
@@ -485,6 +527,7 @@ class Engine::Impl {
   std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> running_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> again_ ABSL_GUARDED_BY(mu_);
+  std::multimap<absl::Time, std::string> delayed_ ABSL_GUARDED_BY(mu_);  // sessions waiting out a lease
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   EngineStats stats_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> workers_;

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "sandbox/local/local_hand.h"
+#include "schemas/ids.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -221,6 +222,29 @@ TEST_F(EngineTest, VaultSecretsReachOnlyTheHandsThatAskAndNeverTheLog) {
   EXPECT_TRUE(absl::StrContains(all, "token=[secret:token]")) << all;
   EXPECT_TRUE(absl::StrContains(all, "my token is [secret:token]")) << all;
   EXPECT_FALSE(absl::StrContains(all, "s3cr3t-value-42")) << all;
+}
+
+TEST_F(EngineTest, ASessionLeasedByADeadWorkerIsWokenWhenTheLeaseExpires) {
+  const std::string s = NewSession();
+  // Another process took the lease, marked the session running, and died without releasing it.
+  absl::StatusOr<Lease> dead = engine_->log().AcquireLease(s, "worker-that-died", absl::Seconds(1));
+  ASSERT_TRUE(dead.ok());
+  Event user = UserMessage("hi");
+  user.id = NewEventId(absl::Now());
+  Event running;
+  running.type = EventType::kSessionStatusRunning;
+  running.id = NewEventId(absl::Now());
+  ASSERT_TRUE(engine_->log().Append(s, {user, running}, kAppendAtHead, kNoLease).ok());
+  Open();  // a new engine finds the session running, waits out the lease, then finishes the turn
+  engine_->WaitUntilQuiet();
+  std::vector<Event> events = Events(s);
+  EXPECT_EQ(events.back().type, EventType::kSessionStatusIdle);
+  // It did not take the lease from under its holder: it woke after the lease ran out.
+  for (const Event& e : events) {
+    if (e.type != EventType::kHarnessWoke) continue;
+    EXPECT_GT(e.lease_epoch, dead->epoch);
+    EXPECT_GE(*e.processed_at, dead->expires_at);
+  }
 }
 
 }  // namespace
