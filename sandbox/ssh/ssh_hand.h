@@ -1,0 +1,42 @@
+#pragma once
+// The ssh hand backend: a session's hand is a directory on a host reached over SSH,
+// <base_dir>/<session id>, and one libssh connection per hand: a channel per process run, SFTP for
+// files.
+//
+// Security: key authentication only (identity_file), and the host key must be in known_hosts_file:
+// an unknown or changed key is refused (PermissionDenied), never accepted.
+//
+// Processes: each run is `sh -c` under `env -i` (the host's environment does not leak in; HOME is the
+// work dir) in its own session (sshd starts each channel's command as a session leader); a timeout or
+// a cancel kills that process group with SIGKILL from a second channel. Output caps as for every hand.
+// The connection is shared: libssh calls are serialized, and a running command is polled without
+// holding the connection, so concurrent runs on one hand make progress together.
+//
+// A hand lives as long as its directory: Reattach reconnects to it after an engine restart; a lost
+// connection makes the hand Unavailable. Release removes the directory and disconnects. Resource
+// limits (HandResources memory, cpus, pids) are not applied: use the docker backend for them.
+// Thread-safe.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sandbox/hand.h"
+
+namespace wake {
+
+struct SshProviderOptions {
+  std::string host = "127.0.0.1";
+  int port = 22;
+  std::string user;
+  std::string identity_file;     // private key
+  std::string known_hosts_file;  // must hold the host's key
+  std::string base_dir;          // absolute, on the host; made when missing
+  absl::Duration connect_timeout = absl::Seconds(10);
+};
+
+// Connects once to check the options (host key, key authentication, base_dir).
+absl::StatusOr<std::unique_ptr<HandProvider>> NewSshProvider(SshProviderOptions options);
+
+}  // namespace wake
