@@ -13,7 +13,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # The package's own service must not start (and bind port 22) on a test machine.
   printf '#!/bin/sh\nexit 101\n' | sudo_if_needed tee /usr/sbin/policy-rc.d >/dev/null
   sudo_if_needed chmod +x /usr/sbin/policy-rc.d
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+  # A machine whose package lists are missing or stale needs an update first.
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+    { sudo_if_needed apt-get update -qq &&
+      sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
   sudo_if_needed rm -f /usr/sbin/policy-rc.d
 fi
 sudo_if_needed mkdir -p /run/sshd
