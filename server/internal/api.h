@@ -1,0 +1,101 @@
+#pragma once
+// ApiHandler: one HTTP request in, one response out, with no socket in sight (the layering of the
+// Boost.Beast examples: listener -> connection -> handler). It authenticates, routes, decodes the
+// request into Engine calls and encodes the results in the Managed Agents shapes (api_json.h).
+//
+// An event-stream request is answered with an EventStream: the subscription, positioned where the
+// stream starts; the connection then writes its frames as events arrive.
+//
+// Thread-safe. Handle() blocks on the Engine (appends wait for fsync, reads scan the store): call it
+// on a blocking worker thread, never on an Asio thread.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/engine.h"
+#include "server/internal/auth.h"
+#include "storage/session_log.h"
+
+namespace wake::server_internal {
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query as sent: "/v1/sessions?limit=2"
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;
+
+  // The first value of header `name` (lower-case), or "".
+  std::string_view Header(std::string_view name) const;
+};
+
+// A live event stream for one client: where the frames come from, and which events it shows.
+class EventStream {
+ public:
+  EventStream(std::string session_id, std::unique_ptr<Subscription> subscription, bool include_internal,
+              std::shared_ptr<std::atomic<size_t>> open_streams);
+  ~EventStream();  // frees the stream's place under max_sse_subscribers
+  EventStream(const EventStream&) = delete;
+  EventStream& operator=(const EventStream&) = delete;
+
+  const std::string& session_id() const { return session_id_; }
+  Subscription& subscription() { return *subscription_; }
+
+  // The SSE frames of `events` (those the stream shows), each `event: <type>\nid: <id>\ndata: <json>\n\n`.
+  // Sets *ended once a session.status_terminated has been framed; later events are dropped.
+  std::string Frames(const std::vector<Event>& events, bool* ended) const;
+
+ private:
+  const std::string session_id_;
+  std::unique_ptr<Subscription> subscription_;
+  const bool include_internal_;
+  std::shared_ptr<std::atomic<size_t>> open_streams_;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;                                          // JSON (unless `stream`)
+  std::vector<std::pair<std::string, std::string>> headers;  // beyond content-type, e.g. "allow"
+  std::unique_ptr<EventStream> stream;                       // set: a 200 text/event-stream
+  // For the request's log line.
+  std::string session_id;
+  std::string error;  // the message of an error response
+};
+
+// The error envelope {"type":"error","error":{"type":...,"message":...[,"details":{"error_code":...}]}}
+// and a response carrying it. The error type follows the status (400 invalid_request_error, 401
+// authentication_error, 403 permission_error, 404 not_found_error, 409 conflict_error, 413
+// request_too_large, 429 rate_limit_error, 5xx api_error).
+std::string ErrorEnvelope(int status, std::string_view message, std::string_view error_code = "");
+ApiResponse ErrorResponse(int status, std::string_view message, std::string_view error_code = "");
+// The HTTP status for an Engine error (InvalidArgument 400, NotFound 404, Aborted 409, ...).
+int HttpStatusFor(const absl::Status& status);
+
+struct ApiOptions {
+  bool require_api_key = false;
+  std::vector<KeyDigest> api_keys;
+  size_t max_sse_subscribers = 1024;
+};
+
+class ApiHandler {
+ public:
+  ApiHandler(Engine* engine, ApiOptions options);
+
+  ApiResponse Handle(const ApiRequest& request);
+
+ private:
+  class Call;  // one request being handled
+
+  Engine* const engine_;
+  const ApiOptions options_;
+  std::shared_ptr<std::atomic<size_t>> open_streams_;
+};
+
+}  // namespace wake::server_internal

@@ -1,0 +1,251 @@
+// waked: the wake server. Opens an Engine on a data dir and serves the Managed Agents session API
+// over HTTP/SSE (server/server.h) until SIGINT or SIGTERM, then stops the server and shuts the engine
+// down gracefully (running turns reach a safe point; sessions left running resume on the next start).
+//
+// Hands: local ones (a work dir per session under <data>/hands) always; docker ones too when the
+// Docker daemon answers on its socket (image --docker-image, which must already be on the daemon).
+//
+// API keys: with --api-key-sha256 (repeatable) or --api-key-hashes FILE (one hash per line, '#'
+// comments), every request needs one of the keys; only their SHA-256 hashes are ever given to waked.
+// `waked hash-key` reads a key on stdin and prints its hash.
+//
+// usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]
+//              [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME]
+//              [--api-key-sha256 HEX]... [--api-key-hashes FILE]
+//              [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]
+//        waked hash-key < keyfile
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "engine/engine.h"
+#include "server/server.h"
+#if defined(WAKE_WITH_LOCAL_HAND)
+#include "sandbox/local/local_hand.h"
+#endif
+#if defined(WAKE_WITH_DOCKER_HAND)
+#include "sandbox/docker/docker_hand.h"
+#endif
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]\n"
+    "             [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME]\n"
+    "             [--api-key-sha256 HEX]... [--api-key-hashes FILE]\n"
+    "             [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]\n"
+    "       waked hash-key < keyfile\n";
+
+int Fail(const std::string& what, const absl::Status& status) {
+  std::fprintf(stderr, "waked: %s: %s\n", what.c_str(), std::string(status.message()).c_str());
+  return 1;
+}
+
+struct Flags {
+  std::string data_dir = "data";
+  std::string default_backend = "local";
+  wake::ServerOptions server;
+  size_t workers = 8;
+  std::string docker_socket = "/var/run/docker.sock";
+  // The image scripts/services/docker.sh imports for the tests; a deployment names its own.
+  std::string docker_image = "wake-test-busybox:latest";
+  bool docker = true;
+};
+
+bool ParseSize(const char* text, size_t* out) {
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(text, &n)) return false;
+  *out = static_cast<size_t>(n);
+  return true;
+}
+
+absl::Status ReadKeyHashes(const std::string& path, std::vector<std::string>* hashes) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view hash = absl::StripAsciiWhitespace(line);
+    if (hash.empty() || hash.front() == '#') continue;
+    hashes->emplace_back(hash);
+  }
+  return absl::OkStatus();
+}
+
+// Whether a Docker daemon answers GET /_ping on `socket_path` (within two seconds).
+bool DockerAnswers(const std::string& socket_path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(address.sun_path)) {
+    close(fd);
+    return false;
+  }
+  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  timeval timeout{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  bool ok = false;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
+    static constexpr char kPing[] = "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
+    if (write(fd, kPing, sizeof(kPing) - 1) == static_cast<ssize_t>(sizeof(kPing) - 1)) {
+      char reply[64] = {};
+      const ssize_t n = read(fd, reply, sizeof(reply) - 1);
+      ok = n > 12 && std::strncmp(reply, "HTTP/1.", 7) == 0 && std::strncmp(reply + 9, "200", 3) == 0;
+    }
+  }
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "hash-key") == 0) {
+    std::string key;
+    std::getline(std::cin, key);
+    key = std::string(absl::StripAsciiWhitespace(key));
+    if (key.empty()) {
+      std::fprintf(stderr, "waked hash-key: no key on stdin\n");
+      return 2;
+    }
+    std::printf("%s\n", wake::HashApiKey(key).c_str());
+    return 0;
+  }
+
+  Flags flags;
+  flags.server.port = 8080;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+    auto size_flag = [&](size_t* out) {
+      if (value == nullptr || !ParseSize(value, out)) return false;
+      ++i;
+      return true;
+    };
+    size_t n = 0;
+    bool ok = true;
+    if (arg == "--data" && value != nullptr) {
+      flags.data_dir = argv[++i];
+    } else if (arg == "--host" && value != nullptr) {
+      flags.server.host = argv[++i];
+    } else if (arg == "--port") {
+      ok = size_flag(&n) && n <= 65535;
+      flags.server.port = static_cast<uint16_t>(n);
+    } else if (arg == "--workers") {
+      ok = size_flag(&flags.workers) && flags.workers > 0;
+    } else if (arg == "--io-threads") {
+      ok = size_flag(&flags.server.io_threads) && flags.server.io_threads > 0;
+    } else if (arg == "--blocking-threads") {
+      ok = size_flag(&flags.server.blocking_threads) && flags.server.blocking_threads > 0;
+    } else if (arg == "--max-body-bytes") {
+      ok = size_flag(&flags.server.max_body_bytes) && flags.server.max_body_bytes > 0;
+    } else if (arg == "--default-backend" && value != nullptr) {
+      flags.default_backend = argv[++i];
+    } else if (arg == "--api-key-sha256" && value != nullptr) {
+      flags.server.api_key_sha256.emplace_back(argv[++i]);
+    } else if (arg == "--api-key-hashes" && value != nullptr) {
+      if (absl::Status s = ReadKeyHashes(argv[++i], &flags.server.api_key_sha256); !s.ok()) {
+        return Fail("reading API key hashes", s);
+      }
+    } else if (arg == "--docker-socket" && value != nullptr) {
+      flags.docker_socket = argv[++i];
+    } else if (arg == "--docker-image" && value != nullptr) {
+      flags.docker_image = argv[++i];
+    } else if (arg == "--no-docker") {
+      flags.docker = false;
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "waked: bad argument %s\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+  }
+  flags.server.require_api_key = !flags.server.api_key_sha256.empty();
+
+  // Every thread the engine and the server start inherits this mask, so the signals reach sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::error_code ec;
+  std::filesystem::create_directories(flags.data_dir, ec);
+  const std::string data_dir = std::filesystem::absolute(flags.data_dir, ec).string();
+
+  wake::EngineOptions options;
+  options.data_dir = data_dir;
+  options.workers = flags.workers;
+  options.default_backend = flags.default_backend;
+  options.harness.worker_id = absl::StrCat("waked-", getpid());
+  std::vector<std::unique_ptr<wake::HandProvider>> providers;
+#if defined(WAKE_WITH_LOCAL_HAND)
+  {
+    wake::LocalProviderOptions local;
+    local.base_dir = data_dir + "/hands";
+    auto provider = wake::NewLocalProvider(local);
+    if (!provider.ok()) return Fail("opening local hands", provider.status());
+    options.hand_providers["local"] = provider->get();
+    providers.push_back(*std::move(provider));
+  }
+#endif
+#if defined(WAKE_WITH_DOCKER_HAND)
+  if (flags.docker && DockerAnswers(flags.docker_socket)) {
+    wake::DockerProviderOptions docker;
+    docker.socket_path = flags.docker_socket;
+    docker.image = flags.docker_image;
+    // Scopes reattaching and reaping to this data dir's hands on a shared daemon.
+    docker.labels = {{"wake.data", data_dir}};
+    auto provider = wake::NewDockerProvider(docker);
+    if (!provider.ok()) return Fail("opening docker hands", provider.status());
+    options.hand_providers["docker"] = provider->get();
+    providers.push_back(*std::move(provider));
+    std::fprintf(stderr, "waked: docker hands on %s (image %s)\n", flags.docker_socket.c_str(),
+                 flags.docker_image.c_str());
+  }
+#endif
+  if (options.hand_providers.empty()) {
+    return Fail("starting", absl::FailedPreconditionError("this build of waked has no hand backend"));
+  }
+
+  auto engine = wake::Engine::Open(options);
+  if (!engine.ok()) return Fail("opening the engine", engine.status());
+  auto server = wake::StartServer(engine->get(), flags.server);
+  if (!server.ok()) return Fail("starting the server", server.status());
+
+  const std::string host = flags.server.host.find(':') != std::string::npos ? absl::StrCat("[", flags.server.host, "]")
+                                                                             : flags.server.host;
+  std::printf("waked: listening on http://%s:%u (data %s)\n", host.c_str(), static_cast<unsigned>((*server)->port()),
+              data_dir.c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "waked: %s: stopping\n", strsignal(signal_number));
+  (*server)->Stop();
+  (*engine)->Shutdown();
+  server->reset();
+  engine->reset();
+  std::fprintf(stderr, "waked: stopped\n");
+  return 0;
+}
