@@ -12,7 +12,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "harness/internal/http_stream.h"
-#include "harness/internal/sse_parser.h"
+#include "base/sse_parser.h"
 #include "harness/internal/stream_json.h"
 #include "schemas/event_json.h"
 #include "simdjson.h"
@@ -24,7 +24,7 @@ namespace dom = simdjson::dom;
 using harness_internal::ArrayField;
 using harness_internal::IntField;
 using harness_internal::ObjectField;
-using harness_internal::SseEvent;
+using ::wake::SseEvent;
 using harness_internal::StringField;
 using harness_internal::WriteKey;
 using harness_internal::WriteRawJson;

@@ -457,12 +457,17 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void Start() {
     net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->Accept(); });
   }
+  // Closes the listening socket and returns once it is closed: a Stop() that returned while the port
+  // still listened would leave clients connecting into a backlog nobody accepts from.
   void Close() {
-    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    Notification closed;
+    net::post(acceptor_.get_executor(), [self = shared_from_this(), &closed] {
       beast::error_code ec;
       self->acceptor_.close(ec);
       self->retry_.cancel();
+      closed.Notify();
     });
+    closed.WaitForNotification();
   }
 
  private:

@@ -26,7 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "harness/brain.h"
-#include "harness/internal/sse_parser.h"
+#include "base/sse_parser.h"
 
 namespace wake::harness_internal {
 

@@ -22,7 +22,6 @@ add_executable(brains_test
   ${CMAKE_CURRENT_LIST_DIR}/anthropic_brain_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/brain_test_util.cc
   ${CMAKE_CURRENT_LIST_DIR}/openai_brain_test.cc
-  ${CMAKE_CURRENT_LIST_DIR}/sse_parser_test.cc
 )
 target_link_libraries(brains_test PRIVATE wake_harness wake_fake_model_server GTest::gtest_main)
 target_compile_options(brains_test PRIVATE ${WAKE_WARNINGS})

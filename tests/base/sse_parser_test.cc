@@ -1,4 +1,4 @@
-#include "harness/internal/sse_parser.h"
+#include "base/sse_parser.h"
 
 #include <string>
 #include <vector>
@@ -10,8 +10,10 @@
 namespace wake {
 namespace {
 
-using harness_internal::SseEvent;
-using harness_internal::SseParser;
+using namespace std::string_literals;
+
+using ::wake::SseEvent;
+using ::wake::SseParser;
 
 struct Collected {
   std::vector<std::string> names;
@@ -90,6 +92,25 @@ TEST(SseParserTest, FieldsFollowTheEventStreamRules) {
   EXPECT_EQ(c.names[0], "");
   EXPECT_EQ(c.data[1], " two spaces");
   EXPECT_EQ(c.names[1], "");
+}
+
+TEST(SseParserTest, TheLastEventIdCarriesOverUntilAnotherIdSetsIt) {
+  std::vector<std::string> ids;
+  SseParser parser;
+  const std::string body =
+      "data: before any id\n\n"
+      "id: sevt_1\ndata: one\n\n"
+      "data: still one\n\n"
+      "id: sevt_2\nevent: x\ndata: two\n\n"
+      "id: bad\0id\ndata: a NUL id is ignored\n\n"s;
+  ASSERT_TRUE(parser
+                  .Feed(body,
+                        [&](const SseEvent& e) {
+                          ids.push_back(e.id);
+                          return absl::OkStatus();
+                        })
+                  .ok());
+  EXPECT_EQ(ids, (std::vector<std::string>{"", "sevt_1", "sevt_1", "sevt_2", "sevt_2"}));
 }
 
 TEST(SseParserTest, SkipsALeadingByteOrderMarkEvenWhenSplit) {

@@ -4,8 +4,9 @@
 //
 // Follows the WHATWG "event stream interpretation": lines end with CRLF, LF or CR; a line starting
 // with ':' is a comment; `data:` lines of one event are joined with '\n'; a blank line dispatches the
-// event (an event with no data is not dispatched); `id` and `retry` are ignored (a model stream is
-// never resumed); unknown fields are ignored; a leading UTF-8 BOM is skipped. An event still being
+// event (an event with no data is not dispatched); `id` sets the last event ID, which every later
+// event carries until another `id` (one containing NUL is ignored); `retry` and unknown fields are
+// ignored; a leading UTF-8 BOM is skipped. An event still being
 // assembled when the stream ends is discarded, as the standard says.
 //
 // Not thread-safe: one parser per stream, used by the thread reading it.
@@ -17,19 +18,20 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 
-namespace wake::harness_internal {
+namespace wake {
 
 struct SseEvent {
   std::string event;  // the `event:` field; "" when the event had none (the standard's "message")
   std::string data;   // the `data:` lines joined with '\n'
+  std::string id;     // the last event ID when it was dispatched ("" until the stream sets one)
 };
 
 class SseParser {
  public:
   using Handler = absl::FunctionRef<absl::Status(const SseEvent&)>;
 
-  // An event (data plus field names) larger than this is DataLoss: no model stream sends one, and the
-  // limit keeps a broken peer from growing the buffer without bound.
+  // An event (data plus field names) larger than this is DataLoss: no stream of ours sends one, and
+  // the limit keeps a broken peer from growing the buffer without bound.
   static constexpr size_t kMaxEventBytes = 64 * 1024 * 1024;
 
   // Decodes `bytes`, calling `handler` for each complete event in order. Stops at, and returns, the
@@ -49,4 +51,4 @@ class SseParser {
   bool has_data_ = false;    // current_ has seen a data line (possibly empty)
 };
 
-}  // namespace wake::harness_internal
+}  // namespace wake

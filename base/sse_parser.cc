@@ -1,9 +1,9 @@
-#include "harness/internal/sse_parser.h"
+#include "base/sse_parser.h"
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
-namespace wake::harness_internal {
+namespace wake {
 namespace {
 
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
@@ -77,9 +77,11 @@ absl::Status SseParser::ProcessLine(std::string_view line, Handler handler) {
     has_data_ = true;
   } else if (field == "event") {
     current_.event.assign(value.data(), value.size());
+  } else if (field == "id") {
+    if (value.find('\0') == std::string_view::npos) current_.id.assign(value.data(), value.size());
   }
-  // "id", "retry" and unknown fields are ignored.
+  // "retry" and unknown fields are ignored.
   return absl::OkStatus();
 }
 
-}  // namespace wake::harness_internal
+}  // namespace wake

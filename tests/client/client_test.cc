@@ -1,0 +1,166 @@
+// wake's API client against the real server: an Engine on a temp dir (RocksDB, the scripted brain,
+// local hands) served by StartServer on 127.0.0.1 port 0.
+
+#include "client/client.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "sandbox/local/local_hand.h"
+#include "server/server.h"
+#include "simdjson.h"
+#include "tests/storage/test_util.h"
+
+namespace wake {
+namespace {
+
+std::string Field(const std::string& json, const char* pointer) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view value;
+  if (parser.parse(json).get(root) != simdjson::SUCCESS || root.at_pointer(pointer).get(value) != simdjson::SUCCESS) {
+    return "";
+  }
+  return std::string(value);
+}
+
+ClientOptions At(std::string url) {
+  ClientOptions options;
+  options.base_url = std::move(url);
+  return options;
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("client");
+    auto provider = NewLocalProvider({.base_dir = dir_ + "/hands", .isolate = false});
+    ASSERT_TRUE(provider.ok()) << provider.status();
+    local_ = *std::move(provider);
+    EngineOptions options;
+    options.data_dir = dir_ + "/data";
+    options.hand_providers = {{"local", local_.get()}};
+    options.workers = 2;
+    options.shutdown_grace = absl::Milliseconds(200);
+    auto engine = Engine::Open(std::move(options));
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = *std::move(engine);
+    ServerOptions server_options;
+    server_options.keepalive_interval = absl::Milliseconds(100);
+    server_options.log = [](std::string_view) {};
+    auto server = StartServer(engine_.get(), std::move(server_options));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    auto client = Client::Create(At(absl::StrCat("http://127.0.0.1:", server_->port(), "/")));
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_.emplace(*std::move(client));
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    server_.reset();
+    engine_.reset();
+    testing::RemoveDir(dir_);
+  }
+
+  // A session whose scripted agent runs a bash call on its hand and answers.
+  std::string ScriptedSession() {
+    auto agent = client_->Post("/v1/agents",
+                               R"({"name":"a","model":"scripted","tools":[{"type":"agent_toolset_20260401"}]})");
+    EXPECT_TRUE(agent.ok()) << agent.status();
+    auto env = client_->Post("/v1/environments", R"({"name":"e","config":{"type":"local"}})");
+    EXPECT_TRUE(env.ok()) << env.status();
+    auto session = client_->Post("/v1/sessions", absl::StrCat(R"({"agent":")", Field(*agent, "/id"),
+                                                              R"(","environment_id":")", Field(*env, "/id"), R"("})"));
+    EXPECT_TRUE(session.ok()) << session.status();
+    return Field(*session, "/id");
+  }
+  // Sends a user.message; returns its event id.
+  std::string Send(const std::string& session) {
+    auto sent = client_->Post(absl::StrCat("/v1/sessions/", session, "/events"),
+                              R"({"events":[{"type":"user.message","content":[{"type":"text","text":"hi"}]}]})");
+    EXPECT_TRUE(sent.ok()) << sent.status();
+    return sent.ok() ? Field(*sent, "/data/0/id") : "";
+  }
+
+  std::string dir_;
+  std::unique_ptr<HandProvider> local_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Server> server_;
+  std::optional<Client> client_;
+};
+
+TEST(ClientCreateTest, RefusesAUrlThatIsNotHttp) {
+  auto client = Client::Create(At("127.0.0.1:8080"));
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(client.status().message(), "http://")) << client.status();
+}
+
+TEST(StatusFromHttpTest, CarriesTheEnvelopesTypeAndMessage) {
+  const absl::Status s =
+      StatusFromHttp(404, R"({"type":"error","error":{"type":"not_found_error","message":"no session sesn_x"}})");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "HTTP 404 not_found_error: no session sesn_x");
+  EXPECT_EQ(StatusFromHttp(503, "busy").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromHttp(503, "busy").message(), "HTTP 503: busy");
+  EXPECT_EQ(StatusFromHttp(502, "").code(), absl::StatusCode::kInternal);
+}
+
+TEST_F(ClientTest, ErrorsComeBackAsStatusesWithTheServersMessage) {
+  auto missing = client_->Get("/v1/sessions/sesn_01M8283G3YJK1CPHJVGZYVQ6XJ");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+  EXPECT_TRUE(absl::StrContains(missing.status().message(), "not_found_error")) << missing.status();
+  auto bad = client_->Post("/v1/agents", "{not json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+}
+
+TEST_F(ClientTest, NoServerIsUnavailable) {
+  const uint16_t port = server_->port();
+  server_->Stop();
+  auto client = Client::Create(At(absl::StrCat("http://127.0.0.1:", port)));
+  ASSERT_TRUE(client.ok());
+  auto answer = client->Get("/v1/agents");
+  ASSERT_FALSE(answer.ok());
+  EXPECT_EQ(answer.status().code(), absl::StatusCode::kUnavailable) << answer.status();
+}
+
+TEST_F(ClientTest, StreamsATurnFromAfterTheMessageAndStopsWhenAsked) {
+  const std::string session = ScriptedSession();
+  const std::string message_id = Send(session);
+  std::vector<SseEvent> seen;
+  absl::Status streamed = client_->StreamEvents(session, message_id, [&](const SseEvent& e) {
+    seen.push_back(e);
+    return e.event != "session.status_idle";
+  });
+  ASSERT_TRUE(streamed.ok()) << streamed;
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.front().event, "session.status_running");
+  EXPECT_EQ(seen.back().event, "session.status_idle");
+  for (const SseEvent& e : seen) {
+    EXPECT_EQ(Field(e.data, "/id"), e.id) << "each frame's id is its event's id";
+    EXPECT_EQ(Field(e.data, "/type"), e.event);
+  }
+  // Resuming after an event picks up with the very next one.
+  std::vector<std::string> resumed;
+  streamed = client_->StreamEvents(session, seen[1].id, [&](const SseEvent& e) {
+    resumed.push_back(e.id);
+    return e.event != "session.status_idle";
+  });
+  ASSERT_TRUE(streamed.ok()) << streamed;
+  ASSERT_EQ(resumed.size(), seen.size() - 2);
+  for (size_t i = 0; i < resumed.size(); ++i) EXPECT_EQ(resumed[i], seen[i + 2].id);
+}
+
+TEST_F(ClientTest, AStreamOfAnUnknownSessionIsNotFound) {
+  absl::Status streamed =
+      client_->StreamEvents("sesn_01M8283G3YJK1CPHJVGZYVQ6XJ", "", [](const SseEvent&) { return true; });
+  EXPECT_EQ(streamed.code(), absl::StatusCode::kNotFound) << streamed;
+}
+
+}  // namespace
+}  // namespace wake
