@@ -30,6 +30,7 @@
 #include "inspect/log_check.h"
 #include "inspect/replay.h"
 #include "inspect/session_report.h"
+#include "inspect/timeline.h"
 #include "inspect/transfer.h"
 #include "schemas/event_json.h"
 #include "schemas/ids.h"
@@ -84,6 +85,9 @@ commands:
                  --against RECORDING re-runs the harness (no model, no hand) with the model turns
                  and tool results of RECORDING (a JSONL export) and checks that it reproduces the
                  session's log: exit 1 and the first difference when it does not
+  timeline ID (--svg FILE | --html FILE) [--width PX]
+                 a picture of the session over time: turns, model requests with their time to
+                 first token, tool runs per hand, hand provisioning, client events, errors
   stats          store size, sessions by status
 
 examples:
@@ -149,7 +153,7 @@ class Args {
   static bool TakesValue(std::string_view flag) {
     return flag == "--status" || flag == "--workspace" || flag == "--limit" || flag == "--from" || flag == "--to" ||
            flag == "--type" || flag == "--out" || flag == "--title" || flag == "--at" || flag == "--agent" ||
-           flag == "--against";
+           flag == "--against" || flag == "--svg" || flag == "--html" || flag == "--width";
   }
   std::optional<size_t> Find(std::string_view name) const {
     for (size_t i = 0; i < words_.size(); ++i) {
@@ -194,6 +198,7 @@ class Wakectl {
     if (command == "verify") return Verify(args);
     if (command == "replay") return Replay(args);
     if (command == "stats") return Stats(args);
+    if (command == "timeline") return TimelineCommand(args);
     throw UsageError{absl::StrCat("unknown command ", command)};
   }
 
@@ -343,6 +348,31 @@ class Wakectl {
     }
     ASSIGN_OR_RETURN_INT(uint64_t n, ExportSession(*log, id, out_path ? static_cast<std::ostream&>(file) : std::cout));
     if (out_path) std::fprintf(stderr, "exported %llu events of %s to %s\n", static_cast<unsigned long long>(n), id.c_str(), out_path->c_str());
+    return 0;
+  }
+
+  int TimelineCommand(Args& args) {
+    const std::string id = args.Need("a session id");
+    std::optional<std::string> svg = args.Value("--svg");
+    std::optional<std::string> html = args.Value("--html");
+    const uint64_t width = args.Number("--width", 1200);
+    args.Done();
+    if (svg.has_value() == html.has_value()) throw UsageError{"timeline needs one of --svg FILE or --html FILE"};
+    if (width < 400 || width > 20000) throw UsageError{"--width must be between 400 and 20000 pixels"};
+    ASSIGN_OR_RETURN_INT(std::unique_ptr<SessionLog> log, OpenForReading());
+    ASSIGN_OR_RETURN_INT(std::vector<Event> events, log->Read(id));
+    const Timeline timeline = BuildTimeline(id, events);
+    const std::string picture = svg ? RenderTimelineSvg(timeline, static_cast<int>(width))
+                                    : RenderTimelineHtml(timeline, static_cast<int>(width));
+    const std::string& path = svg ? *svg : *html;
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    if (!file || !file.write(picture.data(), static_cast<std::streamsize>(picture.size())) || !file.flush()) {
+      return Fail(absl::UnavailableError(absl::StrCat("cannot write ", path)));
+    }
+    size_t spans = 0;
+    for (const TimelineLane& lane : timeline.lanes) spans += lane.spans.size();
+    std::fprintf(stderr, "wrote the timeline of %s (%zu events, %zu lanes, %zu bars) to %s\n", id.c_str(),
+                 events.size(), timeline.lanes.size(), spans, path.c_str());
     return 0;
   }
 

@@ -165,6 +165,25 @@ TEST_F(WakectlTest, ReplayExportImportAndFork) {
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 2) << lines;
 }
 
+TEST_F(WakectlTest, TimelineWritesAnSvgOrHtmlPicture) {
+  const std::string svg = dir_ + "/t.svg";
+  ASSERT_EQ(Wakectl(W(absl::StrCat("timeline ", session_, " --svg ", svg))).exit_code, 0);
+  std::ifstream in(svg);
+  const std::string picture((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StartsWith(picture, "<svg ")) << picture.substr(0, 100);
+  EXPECT_TRUE(absl::StrContains(picture, "bash: ")) << "the tool run is drawn with its result";
+  EXPECT_TRUE(absl::StrContains(picture, "turn 1"));
+  const std::string html = dir_ + "/t.html";
+  ASSERT_EQ(Wakectl(W(absl::StrCat("timeline ", session_, " --html ", html, " --width 800"))).exit_code, 0);
+  std::ifstream html_in(html);
+  std::string first;
+  std::getline(html_in, first);
+  EXPECT_EQ(first, "<!doctype html>");
+  EXPECT_EQ(Wakectl(W(absl::StrCat("timeline ", session_))).exit_code, 2) << "needs --svg or --html";
+  EXPECT_EQ(Wakectl(W(absl::StrCat("timeline ", session_, " --svg ", svg, " --width 10"))).exit_code, 2);
+  EXPECT_EQ(Wakectl(W(absl::StrCat("timeline sesn_01M8283G3YJK1CPHJVGZYVQ6XJ --svg ", svg))).exit_code, 1);
+}
+
 TEST_F(WakectlTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Wakectl("").exit_code, 2);
   EXPECT_EQ(Wakectl(W("frobnicate")).exit_code, 2);
