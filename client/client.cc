@@ -151,7 +151,14 @@ struct StreamState {
   std::string error_body;       // a non-200 answer's body
   bool stopped = false;         // on_event asked to stop
   absl::Status parse_error;     // the parser refused the bytes
+  const CancelToken* cancel = nullptr;
 };
+
+// libcurl calls this about every 100 ms of a quiet transfer too: a raised token aborts it.
+int OnStreamProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* state = static_cast<StreamState*>(user);
+  return state->cancel != nullptr && state->cancel->cancelled() ? 1 : 0;
+}
 
 size_t OnStreamData(char* data, size_t size, size_t n, void* user) {
   auto* state = static_cast<StreamState*>(user);
@@ -178,7 +185,8 @@ size_t OnStreamData(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 absl::Status Client::StreamEvents(std::string_view session_id, std::string_view after_event_id,
-                                  absl::FunctionRef<bool(const SseEvent&)> on_event) const {
+                                  absl::FunctionRef<bool(const SseEvent&)> on_event,
+                                  const CancelToken* cancel) const {
   const std::string url = absl::StrCat(options_.base_url, "/v1/sessions/", ToAbsl(session_id), "/events/stream");
   absl::StatusOr<Transfer> t = NewTransfer(options_, "GET", url, false);
   if (!t.ok()) return t.status();
@@ -191,6 +199,10 @@ absl::Status Client::StreamEvents(std::string_view session_id, std::string_view 
   StreamState state;
   state.curl = c;
   state.on_event = &on_event;
+  state.cancel = cancel;
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnStreamProgress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &state);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnStreamData);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &state);
   // The server sends a comment at least every keep-alive interval: silence beyond the idle timeout
@@ -199,6 +211,7 @@ absl::Status Client::StreamEvents(std::string_view session_id, std::string_view 
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, std::max(1L, Millis(options_.stream_idle_timeout) / 1000));
   const CURLcode code = curl_easy_perform(c);
   if (state.stopped) return absl::OkStatus();
+  if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError("the stream was cancelled");
   if (!state.parse_error.ok()) return state.parse_error;
   if (state.status == 0) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &state.status);
   if (state.status != 0 && state.status != 200) return StatusFromHttp(state.status, state.error_body);

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/cancel.h"
 #include "base/sse_parser.h"
 
 namespace wake {
@@ -48,9 +49,11 @@ class Client {
   // event `after_event_id` ("" = from the session's head when the stream opens). Calls `on_event`
   // for each frame (event type, id, JSON data) in order. Returns OK when `on_event` returned false
   // or the server ended the stream; an error otherwise (the stream could not be opened, was cut, or
-  // stalled). Resuming is the caller's: call again with the id of the last event it saw.
+  // stalled) or Cancelled once `cancel` (optional) is raised, within about 100 ms even while the
+  // stream is quiet. Resuming is the caller's: call again with the id of the last event it saw.
   absl::Status StreamEvents(std::string_view session_id, std::string_view after_event_id,
-                            absl::FunctionRef<bool(const SseEvent&)> on_event) const;
+                            absl::FunctionRef<bool(const SseEvent&)> on_event,
+                            const CancelToken* cancel = nullptr) const;
 
   const ClientOptions& options() const { return options_; }
 
