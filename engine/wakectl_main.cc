@@ -2,7 +2,8 @@
 //
 // It works on a data dir directly: reads open the store beside a running writer (a RocksDB read-only
 // or follower instance, so this is safe while waked runs); commands that write (import, fork) need
-// the writer stopped. Run `wakectl help` for the commands.
+// the writer stopped. `keys` manages waked's API keys (the data dir's api_keys file, not RocksDB),
+// also while waked runs. Run `wakectl help` for the commands.
 //
 // Exit status: 0 success; 1 an error, or `verify` found something; 2 a usage error.
 
@@ -34,6 +35,7 @@
 #include "inspect/transfer.h"
 #include "schemas/event_json.h"
 #include "schemas/ids.h"
+#include "storage/api_key_store.h"
 #include "storage/rocksdb_session_log.h"
 #include "storage/store_check.h"
 
@@ -89,12 +91,20 @@ commands:
                  a picture of the session over time: turns, model requests with their time to
                  first token, tool runs per hand, hand provisioning, client events, errors
   stats          store size, sessions by status
+  keys create [--name NAME] [--workspace W]
+                 a new API key for waked (workspace W, default "default"): prints it once; wake
+                 keeps only its SHA-256. waked accepts it at once, no restart
+  keys ls [--json]
+                 the API keys: id, name, workspace, created, revoked
+  keys revoke ID
+                 waked refuses key ID from its next request on (revoking twice changes nothing)
 
 examples:
   wakectl sessions ls --status running
   wakectl events sesn_01JD3Z4V6W8X9Y0ZABCDEFGHJK --type agent.tool_use --type agent.tool_result
   wakectl replay sesn_01JD3Z4V6W8X9Y0ZABCDEFGHJK --to 12 --print-context
   wakectl export sesn_01JD3Z4V6W8X9Y0ZABCDEFGHJK --out s.jsonl && wakectl import s.jsonl
+  wakectl --data /var/lib/wake keys create --name ci
 )";
 
 struct UsageError {
@@ -153,7 +163,7 @@ class Args {
   static bool TakesValue(std::string_view flag) {
     return flag == "--status" || flag == "--workspace" || flag == "--limit" || flag == "--from" || flag == "--to" ||
            flag == "--type" || flag == "--out" || flag == "--title" || flag == "--at" || flag == "--agent" ||
-           flag == "--against" || flag == "--svg" || flag == "--html" || flag == "--width";
+           flag == "--against" || flag == "--svg" || flag == "--html" || flag == "--width" || flag == "--name";
   }
   std::optional<size_t> Find(std::string_view name) const {
     for (size_t i = 0; i < words_.size(); ++i) {
@@ -199,6 +209,13 @@ class Wakectl {
     if (command == "replay") return Replay(args);
     if (command == "stats") return Stats(args);
     if (command == "timeline") return TimelineCommand(args);
+    if (command == "keys") {
+      const std::string sub = args.Need("a keys command (create, ls or revoke)");
+      if (sub == "create") return KeysCreate(args);
+      if (sub == "ls") return KeysLs(args);
+      if (sub == "revoke") return KeysRevoke(args);
+      throw UsageError{absl::StrCat("unknown keys command ", sub)};
+    }
     throw UsageError{absl::StrCat("unknown command ", command)};
   }
 
@@ -534,6 +551,62 @@ class Wakectl {
     std::printf("sessions  %llu\n", static_cast<unsigned long long>(sessions));
     for (const auto& [status, count] : by_status) std::printf("  %-12s %llu\n", status.c_str(), static_cast<unsigned long long>(count));
     std::printf("events    %llu\n", static_cast<unsigned long long>(events));
+    return 0;
+  }
+
+  ApiKeyStore Keys() const {
+    ApiKeyStoreOptions options;
+    options.data_dir = data_dir_;
+    return ApiKeyStore(options);
+  }
+
+  int KeysCreate(Args& args) {
+    const std::string name = args.Value("--name").value_or("");
+    const std::string workspace = args.Value("--workspace").value_or(std::string(kDefaultWorkspaceId));
+    args.Done();
+    ApiKeyStore keys = Keys();
+    ASSIGN_OR_RETURN_INT(CreatedApiKey created, keys.Create(name, workspace));
+    std::printf("%s\n", created.key.c_str());
+    std::printf("created %s (name \"%s\", workspace %s) in %s\n", created.record.id.c_str(), name.c_str(),
+                created.record.workspace_id.c_str(), keys.path().c_str());
+    std::printf("this key will not be shown again: wake keeps only its SHA-256; store it now\n");
+    return 0;
+  }
+
+  int KeysLs(Args& args) {
+    const bool json = args.Flag("--json");
+    args.Done();
+    if (!std::filesystem::is_directory(data_dir_)) {
+      return Fail(absl::NotFoundError(absl::StrCat("no data dir ", data_dir_, " (use --data DIR)")));
+    }
+    ASSIGN_OR_RETURN_INT(std::vector<ApiKeyRecord> records, Keys().List());
+    auto when = [](const std::optional<absl::Time>& t) {
+      return t ? absl::FormatTime("%Y-%m-%d %H:%M:%S", *t, absl::UTCTimeZone()) : std::string("-");
+    };
+    if (!json) std::printf("%-30s %-20s %-16s %-19s  %s\n", "ID", "NAME", "WORKSPACE", "CREATED", "REVOKED");
+    for (const ApiKeyRecord& k : records) {
+      if (json) {
+        std::string line = absl::StrCat("{\"id\":\"", k.id, "\",\"name\":");
+        AppendJsonString(line, k.name);
+        absl::StrAppend(&line, ",\"workspace_id\":");
+        AppendJsonString(line, k.workspace_id);
+        absl::StrAppend(&line, ",\"created_at\":\"", FormatRfc3339(k.created_at), "\",\"revoked_at\":",
+                        k.revoked_at ? absl::StrCat("\"", FormatRfc3339(*k.revoked_at), "\"") : "null", "}");
+        std::printf("%s\n", line.c_str());
+      } else {
+        std::printf("%-30s %-20s %-16s %-19s  %s\n", k.id.c_str(), k.name.empty() ? "-" : k.name.c_str(),
+                    k.workspace_id.c_str(), when(k.created_at).c_str(), when(k.revoked_at).c_str());
+      }
+    }
+    return 0;
+  }
+
+  int KeysRevoke(Args& args) {
+    const std::string id = args.Need("a key id (see `wakectl keys ls`)");
+    args.Done();
+    ASSIGN_OR_RETURN_INT(ApiKeyRecord record, Keys().Revoke(id));
+    std::printf("%s (name \"%s\") is revoked since %s\n", record.id.c_str(), record.name.c_str(),
+                FormatRfc3339(*record.revoked_at).c_str());
     return 0;
   }
 

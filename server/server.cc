@@ -583,12 +583,9 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(Engine* engine, ServerOption
   server_internal::ApiOptions api;
   api.require_api_key = options.require_api_key;
   api.max_sse_subscribers = options.max_sse_subscribers;
-  for (const std::string& hex : options.api_key_sha256) {
-    ASSIGN_OR_RETURN(server_internal::KeyDigest digest, server_internal::ParseKeyDigest(hex));
-    api.api_keys.push_back(digest);
-  }
-  if (options.require_api_key && api.api_keys.empty()) {
-    return absl::InvalidArgumentError("require_api_key is set but no API key hash is given: no request could pass");
+  api.api_keys = options.api_keys;
+  if (options.require_api_key && api.api_keys == nullptr) {
+    return absl::InvalidArgumentError("require_api_key is set but no API key store is given: no request could pass");
   }
   if (options.max_body_bytes == 0 || options.keepalive_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("max_body_bytes and keepalive_interval must be positive");

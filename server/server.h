@@ -58,6 +58,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/engine.h"
+#include "storage/api_key_store.h"
 
 namespace wake {
 
@@ -77,16 +78,16 @@ struct ServerOptions {
   absl::Duration write_timeout = absl::Seconds(30);
   absl::Duration keepalive_interval = absl::Seconds(15);  // stream comments
   size_t max_sse_subscribers = 1024;
-  // When true, every /v1 request needs `x-api-key: <key>` or `Authorization: Bearer <key>` whose
-  // SHA-256 (HashApiKey) is one of `api_key_sha256`; keys themselves are never held.
+  // When true, every request needs `x-api-key: <key>` or `Authorization: Bearer <key>` with a key
+  // `api_keys` accepts (not owned; must outlive the server). The store is checked on every request,
+  // so keys created or revoked with `wakectl keys` count at once. A session created with a key is in
+  // the key's workspace. 401 for no, a wrong, a revoked key or no key created yet; 5xx, and no request
+  // accepted, while the key file is corrupt. waked sets this unless started with --no-auth.
   bool require_api_key = false;
-  std::vector<std::string> api_key_sha256;  // lower-case hex, 64 characters each
+  const ApiKeyStore* api_keys = nullptr;
   // Receives each log line (no newline). Empty: written to stderr.
   std::function<void(std::string_view line)> log;
 };
-
-// The lower-case hex SHA-256 of an API key, the form ServerOptions::api_key_sha256 holds.
-std::string HashApiKey(std::string_view key);
 
 class Server {
  public:
@@ -99,8 +100,7 @@ class Server {
 };
 
 // Binds, listens and starts serving `engine` (not owned). InvalidArgument for bad options (e.g.
-// require_api_key with no key hashes, a hash that is not 64 hex digits); Unavailable when the address
-// cannot be bound.
+// require_api_key with no key store); Unavailable when the address cannot be bound.
 absl::StatusOr<std::unique_ptr<Server>> StartServer(Engine* engine, ServerOptions options);
 
 }  // namespace wake

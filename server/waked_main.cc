@@ -5,15 +5,13 @@
 // Hands: local ones (a work dir per session under <data>/hands) always; docker ones too when the
 // Docker daemon answers on its socket (image --docker-image, which must already be on the daemon).
 //
-// API keys: with --api-key-sha256 (repeatable) or --api-key-hashes FILE (one hash per line, '#'
-// comments), every request needs one of the keys; only their SHA-256 hashes are ever given to waked.
-// `waked hash-key` reads a key on stdin and prints its hash.
+// API keys: every request needs a key of <data>/api_keys, which `wakectl --data DIR keys create`
+// makes (and `keys revoke` revokes) while waked runs; waked sees a change on the next request
+// (storage/api_key_store.h). --no-auth serves without keys, for a trusted loopback only.
 //
 // usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]
-//              [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME]
-//              [--api-key-sha256 HEX]... [--api-key-hashes FILE]
+//              [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]
 //              [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]
-//        waked hash-key < keyfile
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -21,22 +19,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "server/server.h"
+#include "storage/api_key_store.h"
 #if defined(WAKE_WITH_LOCAL_HAND)
 #include "sandbox/local/local_hand.h"
 #endif
@@ -48,10 +45,9 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]\n"
-    "             [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME]\n"
-    "             [--api-key-sha256 HEX]... [--api-key-hashes FILE]\n"
+    "             [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]\n"
     "             [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]\n"
-    "       waked hash-key < keyfile\n";
+    "API keys: `wakectl --data DIR keys create` (see `wakectl help`)\n";
 
 int Fail(const std::string& what, const absl::Status& status) {
   std::fprintf(stderr, "waked: %s: %s\n", what.c_str(), std::string(status.message()).c_str());
@@ -74,18 +70,6 @@ bool ParseSize(const char* text, size_t* out) {
   if (!absl::SimpleAtoi(text, &n)) return false;
   *out = static_cast<size_t>(n);
   return true;
-}
-
-absl::Status ReadKeyHashes(const std::string& path, std::vector<std::string>* hashes) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view hash = absl::StripAsciiWhitespace(line);
-    if (hash.empty() || hash.front() == '#') continue;
-    hashes->emplace_back(hash);
-  }
-  return absl::OkStatus();
 }
 
 // Whether a Docker daemon answers GET /_ping on `socket_path` (within two seconds).
@@ -118,20 +102,9 @@ bool DockerAnswers(const std::string& socket_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 2 && std::strcmp(argv[1], "hash-key") == 0) {
-    std::string key;
-    std::getline(std::cin, key);
-    key = std::string(absl::StripAsciiWhitespace(key));
-    if (key.empty()) {
-      std::fprintf(stderr, "waked hash-key: no key on stdin\n");
-      return 2;
-    }
-    std::printf("%s\n", wake::HashApiKey(key).c_str());
-    return 0;
-  }
-
   Flags flags;
   flags.server.port = 8080;
+  flags.server.require_api_key = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -159,12 +132,8 @@ int main(int argc, char** argv) {
       ok = size_flag(&flags.server.max_body_bytes) && flags.server.max_body_bytes > 0;
     } else if (arg == "--default-backend" && value != nullptr) {
       flags.default_backend = argv[++i];
-    } else if (arg == "--api-key-sha256" && value != nullptr) {
-      flags.server.api_key_sha256.emplace_back(argv[++i]);
-    } else if (arg == "--api-key-hashes" && value != nullptr) {
-      if (absl::Status s = ReadKeyHashes(argv[++i], &flags.server.api_key_sha256); !s.ok()) {
-        return Fail("reading API key hashes", s);
-      }
+    } else if (arg == "--no-auth") {
+      flags.server.require_api_key = false;
     } else if (arg == "--docker-socket" && value != nullptr) {
       flags.docker_socket = argv[++i];
     } else if (arg == "--docker-image" && value != nullptr) {
@@ -179,7 +148,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  flags.server.require_api_key = !flags.server.api_key_sha256.empty();
 
   // Every thread the engine and the server start inherits this mask, so the signals reach sigwait.
   sigset_t stop_signals;
@@ -228,6 +196,22 @@ int main(int argc, char** argv) {
     return Fail("starting", absl::FailedPreconditionError("this build of waked has no hand backend"));
   }
 
+  wake::ApiKeyStoreOptions key_options;
+  key_options.data_dir = data_dir;
+  wake::ApiKeyStore api_keys(key_options);
+  if (flags.server.require_api_key) {
+    // A corrupt key file would refuse every request: say so now rather than per request.
+    absl::StatusOr<std::vector<wake::ApiKeyRecord>> keys = api_keys.List();
+    if (!keys.ok()) return Fail("reading API keys", keys.status());
+    if (std::none_of(keys->begin(), keys->end(), [](const wake::ApiKeyRecord& k) { return !k.revoked_at; })) {
+      std::fprintf(stderr,
+                   "waked: no API key in %s yet: every request gets 401 until you create one with\n"
+                   "waked:   wakectl --data %s keys create --name NAME\n",
+                   api_keys.path().c_str(), data_dir.c_str());
+    }
+    flags.server.api_keys = &api_keys;
+  }
+
   auto engine = wake::Engine::Open(options);
   if (!engine.ok()) return Fail("opening the engine", engine.status());
   auto server = wake::StartServer(engine->get(), flags.server);
@@ -235,6 +219,10 @@ int main(int argc, char** argv) {
 
   const std::string host = flags.server.host.find(':') != std::string::npos ? absl::StrCat("[", flags.server.host, "]")
                                                                              : flags.server.host;
+  if (!flags.server.require_api_key) {
+    std::fprintf(stderr, "waked: warning: --no-auth: no API key is asked for; anyone who reaches http://%s:%u can use "
+                 "every agent and session\n", host.c_str(), static_cast<unsigned>((*server)->port()));
+  }
   std::printf("waked: listening on http://%s:%u (data %s)\n", host.c_str(), static_cast<unsigned>((*server)->port()),
               data_dir.c_str());
   std::fflush(stdout);

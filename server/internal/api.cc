@@ -362,7 +362,9 @@ class ApiHandler::Call {
     if (!query.ok()) return ErrorResponse(400, FromAbsl(query.status().message()));
     query_ = *std::move(query);
 
-    if (absl::Status auth = Authenticate(); !auth.ok()) return ErrorResponse(401, FromAbsl(auth.message()));
+    if (absl::Status auth = Authenticate(); !auth.ok()) {
+      return ErrorResponse(HttpStatusFor(auth), FromAbsl(auth.message()));
+    }
 
     std::vector<std::string> segments;
     std::string_view p = *path;
@@ -392,13 +394,13 @@ class ApiHandler::Call {
   }
 
  private:
-  absl::Status Authenticate() const {
+  // Sets workspace_id_ to the key's workspace.
+  absl::Status Authenticate() {
     if (!h_.options_.require_api_key) return absl::OkStatus();
-    const std::string key = PresentedKey(request_.Header("x-api-key"), request_.Header("authorization"));
-    if (key.empty()) {
-      return absl::UnauthenticatedError("an API key is required: send x-api-key: <key> or Authorization: Bearer <key>");
-    }
-    if (!KeyAccepted(key, h_.options_.api_keys)) return absl::UnauthenticatedError("invalid API key");
+    ASSIGN_OR_RETURN(ApiKeyIdentity identity, server_internal::Authenticate(*h_.options_.api_keys,
+                                                                            request_.Header("x-api-key"),
+                                                                            request_.Header("authorization")));
+    workspace_id_ = std::move(identity.workspace_id);
     return absl::OkStatus();
   }
 
@@ -635,6 +637,7 @@ class ApiHandler::Call {
     ASSIGN_OR_RETURN(SessionCreate create, SessionCreateFromParams(body));
     CreateSessionRequest& request = create.request;
     RETURN_IF_ERROR(CheckId("agent_", request.agent_id, "agent"));
+    request.workspace_id = workspace_id_;
     if (!request.environment_id.empty()) {
       ASSIGN_OR_RETURN(Environment environment, FetchEnvironment(request.environment_id));
       if (environment.archived_at) {
@@ -936,6 +939,7 @@ class ApiHandler::Call {
   const ApiRequest& request_;
   Query query_;
   std::string session_id_;
+  std::string workspace_id_;  // the API key's ("" when keys are not required)
   dom::parser large_parser_;  // for bodies too big for the thread's parser (see ParseJsonBody)
   std::map<std::pair<std::string, uint64_t>, std::optional<Agent>> agents_;
 };

@@ -79,8 +79,10 @@ ApiResponse ErrorResponse(int status, std::string_view message, std::string_view
 int HttpStatusFor(const absl::Status& status);
 
 struct ApiOptions {
+  // When set, every request needs a key `api_keys` accepts (not owned; outlives the handler); a
+  // session created with it is in the key's workspace.
   bool require_api_key = false;
-  std::vector<KeyDigest> api_keys;
+  const ApiKeyStore* api_keys = nullptr;
   size_t max_sse_subscribers = 1024;
 };
 

@@ -1,16 +1,19 @@
 // The wakectl binary end to end on a generated store: exact output for a deterministic session
-// (fixed ids and clock), exit statuses, and the commands that write.
+// (fixed ids and clock), exit statuses, the commands that write, and the API key commands.
 
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "schemas/ids.h"
+#include "storage/api_key_store.h"
 #include "storage/key_encoding.h"
 #include "storage/rocksdb_session_log.h"
 #include "tests/storage/test_util.h"
@@ -194,6 +197,74 @@ TEST_F(WakectlTest, UsageErrorsExitTwo) {
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(help.out, "replay ID"));
   EXPECT_EQ(Wakectl("--data /nonexistent/store sessions ls").exit_code, 1);
+}
+
+// keys: made, listed and revoked through wakectl while a writer holds the store (as waked does),
+// and checked with the ApiKeyStore waked uses.
+TEST_F(WakectlTest, KeysCreateListAndRevoke) {
+  RocksDbSessionLogOptions writer_options;
+  writer_options.path = data_;
+  absl::StatusOr<std::unique_ptr<SessionLog>> writer = OpenRocksDbSessionLog(writer_options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+
+  CliRun created = Wakectl(W("keys create --name ci --workspace team-a"));
+  ASSERT_EQ(created.exit_code, 0);
+  std::vector<std::string> lines = absl::StrSplit(created.out, '\n');
+  ASSERT_EQ(lines.size(), 4u) << created.out;  // three lines and the end
+  const std::string key = lines[0];
+  EXPECT_TRUE(key.starts_with("sk-wake-")) << created.out;
+  EXPECT_TRUE(lines[1].starts_with("created key_")) << created.out;
+  EXPECT_TRUE(absl::StrContains(lines[1], "workspace team-a")) << created.out;
+  EXPECT_TRUE(absl::StrContains(lines[2], "will not be shown again")) << created.out;
+
+  ApiKeyStoreOptions store_options;
+  store_options.data_dir = data_;
+  ApiKeyStore store(store_options);
+  absl::StatusOr<ApiKeyIdentity> who = store.Check(key);
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(who->workspace_id, "team-a");
+  EXPECT_TRUE(absl::StrContains(lines[1], who->key_id)) << created.out;
+  ASSERT_EQ(Wakectl(W("keys create")).exit_code, 0);  // unnamed, workspace "default"
+  absl::StatusOr<std::vector<ApiKeyRecord>> records = store.List();
+  ASSERT_TRUE(records.ok() && records->size() == 2u);
+
+  CliRun ls = Wakectl(W("keys ls"));
+  EXPECT_EQ(ls.exit_code, 0);
+  EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), 3) << ls.out;
+  EXPECT_TRUE(ls.out.starts_with("ID ")) << ls.out;
+  EXPECT_TRUE(absl::StrContains(ls.out, absl::StrCat(who->key_id, " ci"))) << ls.out;
+  EXPECT_TRUE(absl::StrContains(ls.out, " team-a ")) << ls.out;
+  EXPECT_TRUE(absl::StrContains(ls.out, " default ")) << ls.out;
+  for (const ApiKeyRecord& r : *records) EXPECT_FALSE(absl::StrContains(ls.out, r.sha256_hex)) << ls.out;
+  EXPECT_FALSE(absl::StrContains(ls.out, key)) << ls.out;
+
+  CliRun revoke = Wakectl(W(absl::StrCat("keys revoke ", who->key_id)));
+  EXPECT_EQ(revoke.exit_code, 0);
+  EXPECT_TRUE(revoke.out.starts_with(absl::StrCat(who->key_id, " (name \"ci\") is revoked since "))) << revoke.out;
+  EXPECT_TRUE(absl::StrContains(store.Check(key).status().message(), "was revoked")) << store.Check(key).status();
+  EXPECT_EQ(Wakectl(W(absl::StrCat("keys revoke ", who->key_id))).exit_code, 0);  // changes nothing
+
+  CliRun json = Wakectl(W("keys ls --json"));
+  EXPECT_EQ(json.exit_code, 0);
+  std::vector<std::string> rows = absl::StrSplit(json.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), 2u) << json.out;
+  EXPECT_TRUE(rows[0].starts_with(absl::StrCat(R"({"id":")", who->key_id, R"(","name":"ci","workspace_id":"team-a","created_at":")")))
+      << rows[0];
+  EXPECT_FALSE(absl::StrContains(rows[0], R"("revoked_at":null)")) << rows[0];
+  EXPECT_TRUE(absl::StrContains(rows[1], R"("name":"","workspace_id":"default")")) << rows[1];
+  EXPECT_TRUE(absl::StrContains(rows[1], R"("revoked_at":null})")) << rows[1];
+}
+
+TEST_F(WakectlTest, KeysErrorsAndUsage) {
+  EXPECT_EQ(Wakectl(W("keys")).exit_code, 2);
+  EXPECT_EQ(Wakectl(W("keys rotate")).exit_code, 2);
+  EXPECT_EQ(Wakectl(W("keys revoke")).exit_code, 2);
+  EXPECT_EQ(Wakectl(W("keys create --name")).exit_code, 2);
+  EXPECT_EQ(Wakectl(W("keys revoke key_01M8283KKK3HDJS2D1YMHMDV2E")).exit_code, 1);  // no such key
+  EXPECT_EQ(Wakectl(W("keys create --workspace 'a b'")).exit_code, 1);
+  EXPECT_EQ(Wakectl("--data /nonexistent/store keys ls").exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(data_ + "/api_keys"));  // nothing was written
+  EXPECT_TRUE(absl::StrContains(Wakectl("help").out, "keys create"));
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# waked end to end with the official TypeScript SDK: starts waked (port 0, a fresh data dir, an API
-# key given as its hash), runs sdk_e2e.mjs against it, then stops waked with SIGTERM and checks it
-# shuts down cleanly. Node and npm come from scripts/services/node.sh; a missing one fails the test.
-# usage: sdk_e2e.sh <waked binary> <dir for the SDK's node_modules, kept between runs>
+# waked end to end with the official TypeScript SDK: creates an API key with `wakectl keys create`,
+# starts waked (port 0, a fresh data dir), runs sdk_e2e.mjs against it, then stops waked with SIGTERM
+# and checks it shuts down cleanly. Node and npm come from scripts/services/node.sh; a missing one
+# fails the test.
+# usage: sdk_e2e.sh <waked binary> <wakectl binary> <dir for the SDK's node_modules, kept between runs>
 set -euo pipefail
 waked=$1
-sdk_dir=$2
+wakectl=$2
+sdk_dir=$3
 here=$(cd "$(dirname "$0")" && pwd)
 command -v node >/dev/null || { echo "node is not installed (scripts/services/node.sh installs it)"; exit 1; }
 if [ ! -d "$sdk_dir/node_modules/@anthropic-ai/sdk" ]; then
@@ -17,9 +19,9 @@ fi
 cp "$here/sdk_e2e.mjs" "$sdk_dir/sdk_e2e.mjs"
 
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/sdk-e2e.XXXXXX")
-key="sk-e2e-$RANDOM$RANDOM"
-hash=$(printf '%s\n' "$key" | "$waked" hash-key)
-"$waked" --data "$work/data" --port 0 --no-docker --api-key-sha256 "$hash" >"$work/out" 2>"$work/err" &
+# The key is the one line of wakectl's output that starts with the key prefix.
+key=$("$wakectl" --data "$work/data" keys create --name sdk-e2e | grep '^sk-wake-')
+"$waked" --data "$work/data" --port 0 --no-docker >"$work/out" 2>"$work/err" &
 pid=$!
 cleanup() {
   kill -TERM "$pid" 2>/dev/null || true

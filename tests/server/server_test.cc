@@ -616,23 +616,101 @@ TEST_F(ServerTest, StreamsBeyondTheLimitAre429) {
 
 // --- auth, routes, logs ---------------------------------------------------------------------------
 
-TEST_F(ServerTest, ApiKeysAreCheckedAgainstTheirHashes) {
+TEST_F(ServerTest, ApiKeysAreCheckedAgainstTheKeyStore) {
+  ApiKeyStoreOptions key_options;
+  key_options.data_dir = dir_ + "/data";
+  ApiKeyStore keys(key_options);
   ServerOptions options = Options();
   options.require_api_key = true;
-  options.api_key_sha256 = {HashApiKey("sk-test-key"), HashApiKey("sk-other")};
+  options.api_keys = &keys;
   Start(options);
+  // No key exists yet: the answer says how to make one.
+  ExpectError(client_->Call("GET", "/v1/agents", "", {"x-api-key: sk-wake-guess"}), 401, "authentication_error",
+              "wakectl keys create --data");
+
+  absl::StatusOr<CreatedApiKey> key = keys.Create("test", "");
+  absl::StatusOr<CreatedApiKey> other = keys.Create("other", "team-b");
+  ASSERT_TRUE(key.ok() && other.ok());
+  const std::string with_key = "x-api-key: " + key->key;
   ExpectError(client_->Get("/v1/agents"), 401, "authentication_error", "x-api-key");
-  ExpectError(client_->Call("GET", "/v1/agents", "", {"x-api-key: sk-wrong"}), 401, "authentication_error");
+  HttpResponse wrong = client_->Call("GET", "/v1/agents", "", {"x-api-key: sk-wrong"});
+  ExpectError(wrong, 401, "authentication_error", "invalid API key");
   ExpectError(client_->Call("GET", "/v1/agents", "", {"Authorization: Basic c2stdGVzdC1rZXk="}), 401,
               "authentication_error");
   ExpectError(client_->Call("GET", "/v1/nowhere", ""), 401, "authentication_error");
-  EXPECT_EQ(client_->Call("GET", "/v1/agents", "", {"x-api-key: sk-test-key"}).status, 200);
-  EXPECT_EQ(client_->Call("GET", "/v1/agents", "", {"Authorization: Bearer sk-other"}).status, 200);
+  EXPECT_EQ(client_->Call("GET", "/v1/agents", "", {with_key}).status, 200);
+  EXPECT_EQ(client_->Call("GET", "/v1/agents", "", {"Authorization: Bearer " + other->key}).status, 200);
   HttpResponse created = client_->Call("POST", "/v1/agents", R"({"name":"a","model":"scripted"})", {"x-api-key: sk-wrong"});
   ExpectError(created, 401, "authentication_error");
-  EXPECT_EQ(client_->Call("GET", "/v1/agents?include_archived=true", "", {"x-api-key: sk-test-key"}).Size("/data"), 0u);
+  EXPECT_EQ(client_->Call("GET", "/v1/agents?include_archived=true", "", {with_key}).Size("/data"), 0u);
   SseClient stream(Url("/v1/sessions/sesn_01M8283KKK3HDJS2D1YMHMDV2E/events/stream"));
   EXPECT_EQ(stream.WaitForHead(), 401);
+
+  // Revoked by another store object (as `wakectl keys revoke` does while waked runs): refused on the
+  // next request, naming the key.
+  ApiKeyStore operator_tool(key_options);
+  ASSERT_TRUE(operator_tool.Revoke(key->record.id).ok());
+  ExpectError(client_->Call("GET", "/v1/agents", "", {with_key}), 401, "authentication_error",
+              absl::StrCat("the API key ", key->record.id, " was revoked"));
+  EXPECT_EQ(client_->Call("GET", "/v1/agents", "", {"x-api-key: " + other->key}).status, 200);
+  // A key created now works at once.
+  absl::StatusOr<CreatedApiKey> fresh = operator_tool.Create("fresh", "");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(client_->Call("GET", "/v1/agents", "", {"x-api-key: " + fresh->key}).status, 200);
+}
+
+TEST_F(ServerTest, ACorruptKeyFileRefusesEveryRequestAndSaysWhy) {
+  ApiKeyStoreOptions key_options;
+  key_options.data_dir = dir_ + "/data";
+  ApiKeyStore keys(key_options);
+  absl::StatusOr<CreatedApiKey> key = keys.Create("test", "");
+  ASSERT_TRUE(key.ok());
+  ServerOptions options = Options();
+  options.require_api_key = true;
+  options.api_keys = &keys;
+  Start(options);
+  const std::string with_key = "x-api-key: " + key->key;
+  ASSERT_EQ(client_->Call("GET", "/v1/agents", "", {with_key}).status, 200);
+  {
+    std::ofstream corrupt(keys.path(), std::ios::app);
+    corrupt << "not a record\n";
+  }
+  HttpResponse refused = client_->Call("GET", "/v1/agents", "", {with_key});
+  ExpectError(refused, 500, "api_error", "is corrupt");
+  EXPECT_TRUE(absl::StrContains(refused.Str("/error/message"), "cannot check API keys")) << refused.body;
+  ExpectError(client_->Call("GET", "/v1/agents", "", {"x-api-key: sk-wrong"}), 500, "api_error", "is corrupt");
+  // With no key at all, the answer is still the plain 401.
+  ExpectError(client_->Get("/v1/agents"), 401, "authentication_error", "x-api-key");
+}
+
+TEST_F(ServerTest, SessionsCreatedWithAKeyAreInItsWorkspace) {
+  ApiKeyStoreOptions key_options;
+  key_options.data_dir = dir_ + "/data";
+  ApiKeyStore keys(key_options);
+  absl::StatusOr<CreatedApiKey> team = keys.Create("team", "team-a");
+  absl::StatusOr<CreatedApiKey> plain = keys.Create("plain", "");
+  ASSERT_TRUE(team.ok() && plain.ok());
+  ServerOptions options = Options();
+  options.require_api_key = true;
+  options.api_keys = &keys;
+  Start(options);
+  auto create_session = [&](const std::string& key) {
+    const std::vector<std::string> headers = {"x-api-key: " + key};
+    HttpResponse agent = client_->Call("POST", "/v1/agents", R"({"name":"a","model":"scripted"})", headers);
+    EXPECT_EQ(agent.status, 200) << agent.body;
+    HttpResponse session = client_->Call(
+        "POST", "/v1/sessions", absl::StrCat(R"({"agent":")", agent.Str("/id"), R"("})"), headers);
+    EXPECT_EQ(session.status, 200) << session.body;
+    return session.Str("/id");
+  };
+  const std::string in_team = create_session(team->key);
+  const std::string in_default = create_session(plain->key);
+  absl::StatusOr<SessionInfo> info = engine_->GetSession(in_team);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->workspace_id, "team-a");
+  info = engine_->GetSession(in_default);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->workspace_id, "default");
 }
 
 TEST_F(ServerTest, UnknownRoutesAre404AndWrongMethods405) {
@@ -671,11 +749,8 @@ TEST_F(ServerTest, LogsAreJsonLinesWithSessionIds) {
 
 TEST(StartServerTest, RefusesOptionsThatCouldNeverWork) {
   ServerOptions options;
-  options.require_api_key = true;
+  options.require_api_key = true;  // and no key store
   EXPECT_EQ(StartServer(reinterpret_cast<Engine*>(1), options).status().code(), absl::StatusCode::kInvalidArgument);
-  options.api_key_sha256 = {"not-hex"};
-  EXPECT_EQ(StartServer(reinterpret_cast<Engine*>(1), options).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(HashApiKey("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2
 }
 
 }  // namespace
