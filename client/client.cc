@@ -185,9 +185,10 @@ size_t OnStreamData(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 absl::Status Client::StreamEvents(std::string_view session_id, std::string_view after_event_id,
-                                  absl::FunctionRef<bool(const SseEvent&)> on_event,
-                                  const CancelToken* cancel) const {
-  const std::string url = absl::StrCat(options_.base_url, "/v1/sessions/", ToAbsl(session_id), "/events/stream");
+                                  absl::FunctionRef<bool(const SseEvent&)> on_event, const CancelToken* cancel,
+                                  bool include_internal) const {
+  const std::string url = absl::StrCat(options_.base_url, "/v1/sessions/", ToAbsl(session_id), "/events/stream",
+                                       include_internal ? "?include_internal=true" : "");
   absl::StatusOr<Transfer> t = NewTransfer(options_, "GET", url, false);
   if (!t.ok()) return t.status();
   CURL* c = t->curl.get();

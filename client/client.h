@@ -51,9 +51,11 @@ class Client {
   // or the server ended the stream; an error otherwise (the stream could not be opened, was cut, or
   // stalled) or Cancelled once `cancel` (optional) is raised, within about 100 ms even while the
   // stream is quiet. Resuming is the caller's: call again with the id of the last event it saw.
+  // With `include_internal`, wake's own events (wake.*) are in the stream too, so it holds every
+  // event of the log.
   absl::Status StreamEvents(std::string_view session_id, std::string_view after_event_id,
-                            absl::FunctionRef<bool(const SseEvent&)> on_event,
-                            const CancelToken* cancel = nullptr) const;
+                            absl::FunctionRef<bool(const SseEvent&)> on_event, const CancelToken* cancel = nullptr,
+                            bool include_internal = false) const;
 
   const ClientOptions& options() const { return options_; }
 

@@ -134,7 +134,7 @@ class RemoteSubscription final : public Subscription {
             if (notify) notify();
             return true;
           },
-          &cancel_);
+          &cancel_, /*include_internal=*/true);
       if (!status.ok() && !absl::IsUnavailable(status)) break;  // decoding, or the session is gone
       if (status.ok()) {
         status = absl::OutOfRangeError("the session's stream ended (terminated)");

@@ -28,6 +28,9 @@
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "harness/context_builder.h"
+#include "base/strings.h"
+#include "client/client.h"
+#include "client/remote_session_log.h"
 #include "inspect/log_check.h"
 #include "inspect/replay.h"
 #include "inspect/session_report.h"
@@ -53,9 +56,15 @@ namespace {
 
 constexpr char kUsage[] = R"(wakectl: inspect and repair wake sessions
 
-usage: wakectl [--data DIR] COMMAND [ARGS]
+usage: wakectl [--data DIR | --url URL [--api-key KEY]] COMMAND [ARGS]
 
-  --data DIR     the session store (default: $WAKE_DATA, else ./data)
+  --data DIR     the session store (default: $WAKE_DATA, else ./data); reads are safe beside a
+                 running waked
+  --url URL      a running waked instead (default: $WAKE_URL), with --api-key KEY (default:
+                 $WAKE_API_KEY): sessions, events, tail, export, timeline, replay and verify's log
+                 checks work over its API; what changes the store (import, fork, rewind, keys) and
+                 store-level checks need --data. Over the API, wake's own timings (time to first
+                 token, provisioning time) are not shown: the Managed Agents shapes do not carry them
 
 commands:
   sessions ls [--status S] [--workspace W] [--limit N] [--json]
@@ -190,7 +199,8 @@ int Fail(const absl::Status& status) {
 
 class Wakectl {
  public:
-  explicit Wakectl(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  // With `remote`, commands read from that waked over its API instead of a data dir.
+  Wakectl(std::string data_dir, std::optional<Client> remote) : data_dir_(std::move(data_dir)), remote_(std::move(remote)) {}
 
   int Run(const std::string& command, Args& args) {
     if (command == "sessions") {
@@ -207,6 +217,9 @@ class Wakectl {
     if (command == "rewind") return Rewind(args);
     if (command == "verify") return Verify(args);
     if (command == "replay") return Replay(args);
+    if (command == "stats" || command == "keys") {
+      if (absl::Status store = NeedsStore(command); !store.ok()) return Fail(store);
+    }
     if (command == "stats") return Stats(args);
     if (command == "timeline") return TimelineCommand(args);
     if (command == "keys") {
@@ -222,6 +235,7 @@ class Wakectl {
  private:
   // Reads see the writer's latest appends (a follower instance with its own scratch dir).
   absl::StatusOr<std::unique_ptr<SessionLog>> OpenForReading() {
+    if (remote_) return NewRemoteSessionLog(*remote_);
     RocksDbSessionLogOptions options;
     options.path = data_dir_;
     options.access = StoreAccess::kFollow;
@@ -233,6 +247,7 @@ class Wakectl {
     return OpenRocksDbSessionLog(options);
   }
   absl::StatusOr<std::unique_ptr<SessionLog>> OpenForWriting() {
+    RETURN_IF_ERROR(NeedsStore("writing to the store"));
     RocksDbSessionLogOptions options;
     options.path = data_dir_;
     return OpenRocksDbSessionLog(options);
@@ -435,6 +450,7 @@ class Wakectl {
     std::optional<std::string> id = args.Positional();
     args.Done();
     if (all == id.has_value()) throw UsageError{"verify needs a session id or --all"};
+    if (remote_) return VerifyOverApi(id);
     const bool tty = ::isatty(STDERR_FILENO);
     StoreCheckOptions options;
     options.session_id = id.value_or("");
@@ -459,6 +475,36 @@ class Wakectl {
                  static_cast<unsigned long long>(report.blob_refs), seconds,
                  seconds > 0 ? static_cast<double>(report.events) / seconds : 0.0, findings.size(),
                  findings.size() == 1 ? "" : "s");
+    return findings.empty() ? 0 : 1;
+  }
+
+  // Over --url only the log-level checks run (what the events say); the store-level ones (seq gaps on
+  // disk, undecodable records, missing blobs) need --data.
+  int VerifyOverApi(const std::optional<std::string>& id) {
+    ASSIGN_OR_RETURN_INT(std::unique_ptr<SessionLog> log, OpenForReading());
+    std::vector<std::string> ids;
+    if (id) {
+      ids.push_back(*id);
+    } else {
+      ListSessionsOptions list;
+      list.limit = 1000;
+      while (true) {
+        ASSIGN_OR_RETURN_INT(SessionPage page, log->ListSessions(list));
+        for (const SessionInfo& s : page.sessions) ids.push_back(s.id);
+        if (page.next_cursor.empty()) break;
+        list.after_session_id = page.next_cursor;
+      }
+    }
+    std::vector<Finding> findings;
+    uint64_t events = 0;
+    for (const std::string& session : ids) {
+      ASSIGN_OR_RETURN_INT(std::vector<Event> log_events, log->Read(session));
+      events += log_events.size();
+      for (Finding& f : CheckSessionEvents(session, log_events)) findings.push_back(std::move(f));
+    }
+    for (const Finding& f : findings) std::printf("%s\n", FormatFinding(f).c_str());
+    std::fprintf(stderr, "verify (over the API: log checks only; store checks need --data): %zu sessions, %llu events: %zu finding%s\n",
+                 ids.size(), static_cast<unsigned long long>(events), findings.size(), findings.size() == 1 ? "" : "s");
     return findings.empty() ? 0 : 1;
   }
 
@@ -610,7 +656,15 @@ class Wakectl {
     return 0;
   }
 
+  // FailedPrecondition over --url: `what` works on the store itself.
+  absl::Status NeedsStore(std::string_view what) const {
+    if (!remote_) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat(ToAbsl(what), " works on the store itself: run it with --data on the server's machine, not --url"));
+  }
+
   std::string data_dir_;
+  std::optional<Client> remote_;
   std::string follow_dir_;
 };
 
@@ -624,6 +678,20 @@ int main(int argc, char** argv) {
   try {
     wake::Args args(words);
     if (std::optional<std::string> data = args.Value("--data")) data_dir = *data;
+    const char* env_url = std::getenv("WAKE_URL");
+    std::optional<std::string> url = args.Value("--url");
+    if (!url && env_url != nullptr && *env_url != '\0') url = env_url;
+    const char* env_key = std::getenv("WAKE_API_KEY");
+    std::string api_key = args.Value("--api-key").value_or(env_key != nullptr ? env_key : "");
+    std::optional<wake::Client> remote;
+    if (url) {
+      wake::ClientOptions client;
+      client.base_url = *url;
+      client.api_key = api_key;
+      absl::StatusOr<wake::Client> made = wake::Client::Create(client);
+      if (!made.ok()) throw wake::UsageError{std::string(made.status().message())};
+      remote.emplace(*std::move(made));
+    }
     if (args.Flag("--help") || args.Flag("-h")) {
       std::fputs(wake::kUsage, stdout);
       return 0;
@@ -633,7 +701,7 @@ int main(int argc, char** argv) {
       std::fputs(wake::kUsage, command ? stdout : stderr);
       return command ? 0 : 2;
     }
-    wake::Wakectl wakectl(data_dir);
+    wake::Wakectl wakectl(data_dir, std::move(remote));
     return wakectl.Run(*command, args);
   } catch (const wake::UsageError& e) {
     std::fprintf(stderr, "wakectl: %s\n(run `wakectl help` for the commands)\n", e.message.c_str());

@@ -25,6 +25,17 @@ mkdir -p "$data"
 data=$(cd "$data" && pwd)
 log="$data/waked.log"
 
+# waked serves only requests with an API key. The demo makes one for itself on first use (wake keeps
+# only its hash; the key itself stays in $data/demo-api-key, readable by this user alone).
+key_file="$data/demo-api-key"
+if [ ! -s "$key_file" ]; then
+  (umask 077 && "$build/engine/wakectl" --data "$data" keys create --name "demo (scripts/demo.sh)" 2>/dev/null |
+     head -1 >"$key_file")
+  [ -s "$key_file" ] || { echo "could not create an API key for the demo in $data" >&2; exit 1; }
+fi
+export WAKE_API_KEY
+WAKE_API_KEY=$(cat "$key_file")
+
 "$build/server/waked" --data "$data" --port "$port" >"$data/waked.out" 2>>"$log" &
 waked_pid=$!
 stop_waked() {
@@ -40,7 +51,7 @@ for _ in $(seq 1 600); do
 done
 url=$(grep -o 'http://[^ ]*' "$data/waked.out" | head -1)
 [ -n "$url" ] || { echo "waked did not start listening within 30 s; its log: $log" >&2; exit 1; }
-echo "waked: serving the Managed Agents API on $url (data $data, log $log)" >&2
+echo "waked: serving the Managed Agents API on $url (data $data, log $log; the demo's API key is in $key_file)" >&2
 
 "$build/client/wake_demo" --url "$url" "${demo_args[@]}"
 

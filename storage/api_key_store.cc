@@ -461,7 +461,7 @@ absl::StatusOr<ApiKeyIdentity> ApiKeyStore::Check(std::string_view presented_key
   if (cache_->active == 0) {
     return absl::UnauthenticatedError(
         absl::StrCat(cache_->entries.empty() ? "no API key exists yet" : "every API key of this server is revoked",
-                     ": create one with `wakectl keys create --data ", data_dir_, "`"));
+                     ": create one with `wakectl --data <the server's data dir> keys create`"));
   }
   return absl::UnauthenticatedError("invalid API key");
 }

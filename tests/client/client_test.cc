@@ -3,6 +3,13 @@
 
 #include "client/client.h"
 
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "client/remote_session_log.h"
+
 #include <string>
 #include <vector>
 
@@ -85,6 +92,14 @@ class ClientTest : public ::testing::Test {
     return sent.ok() ? Field(*sent, "/data/0/id") : "";
   }
 
+  // Follows the session's stream from `after` until it is idle, then until the engine is quiet.
+  void RunTurnToIdle(const std::string& session, const std::string& after) {
+    ASSERT_TRUE(client_->StreamEvents(session, after, [](const SseEvent& e) {
+      return e.event != "session.status_idle";
+    }).ok());
+    engine_->WaitUntilQuiet();
+  }
+
   std::string dir_;
   std::unique_ptr<HandProvider> local_;
   std::unique_ptr<Engine> engine_;
@@ -160,6 +175,121 @@ TEST_F(ClientTest, AStreamOfAnUnknownSessionIsNotFound) {
   absl::Status streamed =
       client_->StreamEvents("sesn_01M8283G3YJK1CPHJVGZYVQ6XJ", "", [](const SseEvent&) { return true; });
   EXPECT_EQ(streamed.code(), absl::StatusCode::kNotFound) << streamed;
+}
+
+TEST_F(ClientTest, RemoteSessionLogReadsWhatTheStoreHoldsWithTheSameSeqs) {
+  const std::string session = ScriptedSession();
+  const std::string message_id = Send(session);
+  RunTurnToIdle(session, message_id);
+  std::unique_ptr<SessionLog> remote = NewRemoteSessionLog(*client_);
+  auto stored = engine_->ReadEvents(session);
+  ASSERT_TRUE(stored.ok());
+  auto read = remote->Read(session);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), stored->size());
+  for (size_t i = 0; i < stored->size(); ++i) {
+    EXPECT_EQ((*read)[i].seq, (*stored)[i].seq);
+    EXPECT_EQ((*read)[i].id, (*stored)[i].id);
+    EXPECT_EQ((*read)[i].type, (*stored)[i].type);
+  }
+  // A window and a type filter, as the local log answers them.
+  ReadOptions window;
+  window.from_seq = 3;
+  window.limit = 2;
+  auto part = remote->Read(session, window);
+  ASSERT_TRUE(part.ok()) << part.status();
+  ASSERT_EQ(part->size(), 2u);
+  EXPECT_EQ((*part)[0].seq, 3u);
+  ReadOptions results;
+  results.types = {EventType::kAgentToolResult};
+  auto only = remote->Read(session, results);
+  ASSERT_TRUE(only.ok());
+  ASSERT_EQ(only->size(), 1u);
+  EXPECT_EQ((*only)[0].type, EventType::kAgentToolResult);
+
+  auto info = remote->GetSession(session);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->status, "idle");
+  ListSessionsOptions list;
+  list.limit = 1;
+  auto page = remote->ListSessions(list);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->sessions.size(), 1u);
+  EXPECT_EQ(page->sessions[0].id, session);
+
+  // Writes are refused, saying why.
+  auto append = remote->Append(session, {}, kAppendAtHead, kNoLease);
+  EXPECT_EQ(append.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(remote->GetSession("sesn_01M8283G3YJK1CPHJVGZYVQ6XJ").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ClientTest, RemoteSubscriptionDeliversHistoryThenLiveEventsInOrder) {
+  const std::string session = ScriptedSession();
+  const std::string first = Send(session);
+  RunTurnToIdle(session, first);
+  const size_t history = engine_->ReadEvents(session)->size();
+  std::unique_ptr<SessionLog> remote = NewRemoteSessionLog(*client_);
+  auto subscription = remote->Subscribe(session, 2);
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  Send(session);  // a second turn, appended while the subscription follows
+  std::vector<Event> seen;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline &&
+         (seen.empty() || seen.back().type != EventType::kSessionStatusIdle || seen.size() < history)) {
+    auto batch = (*subscription)->Next(100, deadline);
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    for (Event& e : *batch) seen.push_back(std::move(e));
+  }
+  engine_->WaitUntilQuiet();
+  auto stored = engine_->ReadEvents(session);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(seen.size(), stored->size() - 1) << "everything from #2 on";
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].seq, i + 2);
+    EXPECT_EQ(seen[i].id, (*stored)[i + 1].id);
+  }
+  (*subscription)->Cancel();
+}
+
+// wakectl over the API prints what it prints from the data dir.
+TEST_F(ClientTest, WakectlOverTheApiMatchesWakectlOnTheStore) {
+  const std::string session = ScriptedSession();
+  const std::string message_id = Send(session);
+  RunTurnToIdle(session, message_id);
+  auto run = [](const std::string& args, int* exit_code) {
+    std::string out;
+    FILE* pipe = ::popen(absl::StrCat(WAKECTL_BINARY, " ", args, " 2>/dev/null").c_str(), "r");
+    if (pipe == nullptr) return out;
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+    const int status = ::pclose(pipe);
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return out;
+  };
+  const std::string url = absl::StrCat("--url http://127.0.0.1:", server_->port());
+  const std::string data = absl::StrCat("--data ", dir_, "/data");
+  int code = -1;
+  const std::string remote_events = run(absl::StrCat(url, " events ", session), &code);
+  EXPECT_EQ(code, 0);
+  const std::string local_events = run(absl::StrCat(data, " events ", session), &code);
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(remote_events, local_events);
+  EXPECT_TRUE(absl::StrContains(remote_events, "hello from the hand")) << remote_events;
+  EXPECT_EQ(run(absl::StrCat(url, " export ", session), &code), run(absl::StrCat(data, " export ", session), &code));
+  run(absl::StrCat(url, " verify ", session), &code);
+  EXPECT_EQ(code, 0) << "a clean session";
+  run(absl::StrCat(url, " timeline ", session, " --svg ", dir_, "/t.svg"), &code);
+  EXPECT_EQ(code, 0);
+  const std::string listed = run(absl::StrCat(url, " sessions ls --json"), &code);
+  EXPECT_EQ(code, 0);
+  EXPECT_TRUE(absl::StrContains(listed, session)) << listed;
+  run(absl::StrCat(url, " fork ", session, " --at 2"), &code);
+  EXPECT_EQ(code, 1) << "writing needs --data";
+  run(absl::StrCat(url, " keys ls"), &code);
+  EXPECT_EQ(code, 1) << "keys live beside the store";
+  run(absl::StrCat("--url 127.0.0.1:1 events ", session), &code);
+  EXPECT_EQ(code, 2) << "not a URL";
 }
 
 }  // namespace

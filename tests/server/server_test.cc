@@ -626,7 +626,7 @@ TEST_F(ServerTest, ApiKeysAreCheckedAgainstTheKeyStore) {
   Start(options);
   // No key exists yet: the answer says how to make one.
   ExpectError(client_->Call("GET", "/v1/agents", "", {"x-api-key: sk-wake-guess"}), 401, "authentication_error",
-              "wakectl keys create --data");
+              "keys create");
 
   absl::StatusOr<CreatedApiKey> key = keys.Create("test", "");
   absl::StatusOr<CreatedApiKey> other = keys.Create("other", "team-b");

@@ -115,7 +115,7 @@ TEST_F(ApiKeyStoreTest, CheckAcceptsTheKeyAndRefusesWrongAndRevokedOnes) {
   absl::StatusOr<ApiKeyIdentity> none = store.Check("sk-wake-anything");
   EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_TRUE(absl::StrContains(none.status().message(), "no API key exists yet")) << none.status();
-  EXPECT_TRUE(absl::StrContains(none.status().message(), "wakectl keys create --data")) << none.status();
+  EXPECT_TRUE(absl::StrContains(none.status().message(), "keys create")) << none.status();
 
   absl::StatusOr<CreatedApiKey> a = store.Create("a", "ws-a");
   absl::StatusOr<CreatedApiKey> b = store.Create("b", "");
