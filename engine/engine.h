@@ -250,7 +250,10 @@ class Engine {
   // InvalidArgument) and the non-empty secrets.
   absl::StatusOr<Credential> UpdateCredential(std::string_view vault_id, std::string_view id, CredentialSpec spec,
                                               CredentialSecrets secrets);
-  // An archived credential no longer reaches hands; its values stay masked.
+  // An archived credential no longer reaches hands; its values stay masked. A hand provisioned
+  // before an update, archive or delete keeps the environment it was given until it is released;
+  // after a delete (or a rotation) the old value is no longer masked, so delete a credential only
+  // once no live session uses it.
   absl::StatusOr<Credential> ArchiveCredential(std::string_view vault_id, std::string_view id);
   absl::Status DeleteCredential(std::string_view vault_id, std::string_view id);
   // In id order; `after` is a credential id.

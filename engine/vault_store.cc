@@ -386,6 +386,12 @@ absl::StatusOr<const SecretBox*> VaultStore::Box() {
 }
 
 absl::Status VaultStore::Load() {
+  bool embedder_key = false;
+  {
+    MutexLock lock(&mu_);
+    embedder_key = !key_.empty();
+  }
+  if (embedder_key) RETURN_IF_ERROR(Box().status());  // a key of the wrong size fails Open, not a later write
   std::string after;
   bool key_checked = false;
   while (true) {
@@ -542,8 +548,9 @@ absl::StatusOr<Credential> VaultStore::UpdateCredential(std::string_view vault_i
   // The version read above: a concurrent update makes this one Aborted rather than lost.
   ASSIGN_OR_RETURN(Document updated, documents_->Update(kCredentialKind, doc->id, doc->version,
                                                         EncodeCredential(vault_id, spec, sealed)));
-  RemoveFromVault(current.first.id);
+  // Replace in place: the old value is masked until the new one is, never neither.
   RETURN_IF_ERROR(PutInVault(current.first.id, secrets));
+  if (secrets.client_secret.empty()) vault_->Delete(absl::StrCat(current.first.id, ".client_secret")).IgnoreError();
   ASSIGN_OR_RETURN(auto decoded, DecodeCredential(updated));
   decoded.first.has_refresh_token = !secrets.refresh_token.empty();
   return decoded.first;

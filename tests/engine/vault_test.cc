@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "engine/engine.h"
 #include "engine/secret_box.h"
+#include "inspect/transfer.h"
 #include "gtest/gtest.h"
 #include "sandbox/local/local_hand.h"
 #include "storage/rocksdb_session_log.h"
@@ -167,6 +169,11 @@ TEST_F(VaultTest, ACredentialSurvivesARestartSealedAndReachesOnlyMaskedLogs) {
   EXPECT_TRUE(absl::StrContains(log, absl::StrCat("token=[secret:", credential->id, "]"))) << log;
   EXPECT_FALSE(absl::StrContains(log, kSecret)) << log;
   EXPECT_EQ(*engine_->SessionVaultIds(s), std::vector<std::string>{vault.id});
+  // An export (wakectl export) carries the log as stored: masked.
+  std::ostringstream exported;
+  ASSERT_TRUE(ExportSession(engine_->log(), s, exported).ok());
+  EXPECT_TRUE(absl::StrContains(exported.str(), absl::StrCat("[secret:", credential->id, "]"))) << exported.str();
+  EXPECT_FALSE(absl::StrContains(exported.str(), kSecret)) << exported.str();
 
   // A session that names no vault gets nothing.
   const std::string other = RunCommand("echo token=[$DEPLOY_TOKEN]", {});
@@ -281,8 +288,21 @@ TEST_F(VaultTest, TheStoreAloneOpensNothing) {
   absl::Status wrong = Open(std::string(32, 'w'));
   EXPECT_EQ(wrong.code(), absl::StatusCode::kDataLoss) << wrong;
   EXPECT_EQ(Open("too short").code(), absl::StatusCode::kInvalidArgument);
+  testing::RemoveDir(dir_ + "/data");
+  EXPECT_EQ(Open("too short").code(), absl::StatusCode::kInvalidArgument) << "even with no credential stored";
+}
+
+TEST_F(VaultTest, TheRightKeyOpensTheStoreAgain) {
+  engine_.reset();
+  const std::string key(32, 'k');
   ASSERT_TRUE(Open(key).ok());
-  EXPECT_EQ(engine_->vault().Names().size(), 1u);
+  const VaultInfo vault = NewVault();
+  CredentialSecrets secrets;
+  secrets.value = kSecret;
+  const Credential c = *engine_->CreateCredential(vault.id, EnvCredential("T"), secrets);
+  ASSERT_TRUE(Open(std::string(32, 'w')).code() == absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(Open(key).ok());
+  EXPECT_EQ(*engine_->vault().Get(c.id), kSecret);
 }
 
 TEST(SecretBoxTest, SealsBindToTheKeyAndTheContext) {
