@@ -14,6 +14,7 @@
 #include "base/strings.h"
 #include "base/sync.h"
 #include "engine/records_json.h"
+#include "engine/vault_store.h"
 #include "harness/anthropic_brain.h"
 #include "harness/openai_brain.h"
 #include "harness/scripted_brain.h"
@@ -101,6 +102,10 @@ class Engine::Impl {
     ASSIGN_OR_RETURN(RocksDbStore store, OpenRocksDbStore(store_options));
     log_ = std::move(store.log);
     documents_ = std::move(store.documents);
+    vaults_ = std::make_unique<VaultStore>(documents_.get(), &vault_, options_.vault_key,
+                                           absl::StrCat(options_.data_dir, "/vault.key"));
+    // Before any session wakes: every event it appends must already be masked.
+    RETURN_IF_ERROR(vaults_->Load());
 
     if (!options_.hand_providers.contains(options_.default_backend)) {
       return absl::InvalidArgumentError(
@@ -227,6 +232,7 @@ class Engine::Impl {
       ASSIGN_OR_RETURN(Environment env, GetEnvironment(request.environment_id));
       if (env.archived_at) return absl::FailedPreconditionError(absl::StrCat("environment ", env.id, " is archived"));
     }
+    RETURN_IF_ERROR(vaults_->CheckAttachable(request.vault_ids));
     SessionInfo info;
     info.id = NewSessionId(absl::Now());
     info.workspace_id = request.workspace_id;
@@ -236,6 +242,10 @@ class Engine::Impl {
     info.title = request.title;
     info.metadata = request.metadata;
     ASSIGN_OR_RETURN(SessionInfo created, log_->CreateSession(std::move(info)));
+    if (absl::Status attached = vaults_->AttachToSession(created.id, request.vault_ids); !attached.ok()) {
+      log_->DeleteSession(created.id).IgnoreError();  // all or nothing
+      return attached;
+    }
     if (options_.provisioning == EngineOptions::Provisioning::kEager) {
       std::vector<Event> events;
       RETURN_IF_ERROR(hands_->Prepare(created.id, &events));
@@ -273,7 +283,8 @@ class Engine::Impl {
     }
     RETURN_IF_ERROR(log_->GetSession(id).status());
     RETURN_IF_ERROR(hands_->ReleaseSession(id));
-    return log_->DeleteSession(id);
+    RETURN_IF_ERROR(log_->DeleteSession(id));
+    return vaults_->ForgetSession(id);
   }
 
   // --- events -------------------------------------------------------------------------------------
@@ -420,6 +431,14 @@ class Engine::Impl {
     using Env = std::vector<std::pair<std::string, std::string>>;
     ASSIGN_OR_RETURN(Env secrets, vault_.ResolveEnv(env.secret_env));
     for (auto& kv : secrets) placement.resources.env.push_back(std::move(kv));
+    // The session's vaults' environment_variable credentials, unless secret_env set the variable.
+    ASSIGN_OR_RETURN(std::vector<std::string> vault_ids, vaults_->SessionVaultIds(session_id));
+    ASSIGN_OR_RETURN(Env from_vaults, vaults_->HandEnv(vault_ids));
+    for (auto& kv : from_vaults) {
+      const bool set = std::any_of(placement.resources.env.begin(), placement.resources.env.end(),
+                                   [&](const auto& e) { return e.first == kv.first; });
+      if (!set) placement.resources.env.push_back(std::move(kv));
+    }
     return placement;
   }
 
@@ -477,6 +496,7 @@ class Engine::Impl {
 
   SessionLog& log() { return *log_; }
   Vault& vault() { return vault_; }
+  VaultStore& vaults() { return *vaults_; }
 
  private:
   absl::Status CheckAgent(const AgentSpec& spec) const {
@@ -520,6 +540,7 @@ class Engine::Impl {
   std::unique_ptr<DocumentStore> documents_;
   std::unique_ptr<HandPool> hands_;
   Vault vault_;
+  std::unique_ptr<VaultStore> vaults_;
   CancelToken stop_;
 
   mutable Mutex mu_;
@@ -565,6 +586,40 @@ absl::Status Engine::DeleteEnvironment(std::string_view id) { return impl_->Dele
 absl::StatusOr<Page<Environment>> Engine::ListEnvironments(std::string_view after, size_t limit,
                                                             bool include_archived) {
   return impl_->ListEnvironments(after, limit, include_archived);
+}
+absl::StatusOr<VaultInfo> Engine::CreateVault(VaultSpec spec) { return impl_->vaults().CreateVault(std::move(spec)); }
+absl::StatusOr<VaultInfo> Engine::GetVault(std::string_view id) { return impl_->vaults().GetVault(id); }
+absl::StatusOr<VaultInfo> Engine::UpdateVault(std::string_view id, VaultSpec spec) {
+  return impl_->vaults().UpdateVault(id, std::move(spec));
+}
+absl::StatusOr<VaultInfo> Engine::ArchiveVault(std::string_view id) { return impl_->vaults().ArchiveVault(id); }
+absl::Status Engine::DeleteVault(std::string_view id) { return impl_->vaults().DeleteVault(id); }
+absl::StatusOr<Page<VaultInfo>> Engine::ListVaults(std::string_view after, size_t limit, bool include_archived) {
+  return impl_->vaults().ListVaults(after, limit, include_archived);
+}
+absl::StatusOr<Credential> Engine::CreateCredential(std::string_view vault_id, CredentialSpec spec,
+                                                    CredentialSecrets secrets) {
+  return impl_->vaults().CreateCredential(vault_id, std::move(spec), std::move(secrets));
+}
+absl::StatusOr<Credential> Engine::GetCredential(std::string_view vault_id, std::string_view id) {
+  return impl_->vaults().GetCredential(vault_id, id);
+}
+absl::StatusOr<Credential> Engine::UpdateCredential(std::string_view vault_id, std::string_view id, CredentialSpec spec,
+                                                    CredentialSecrets secrets) {
+  return impl_->vaults().UpdateCredential(vault_id, id, std::move(spec), std::move(secrets));
+}
+absl::StatusOr<Credential> Engine::ArchiveCredential(std::string_view vault_id, std::string_view id) {
+  return impl_->vaults().ArchiveCredential(vault_id, id);
+}
+absl::Status Engine::DeleteCredential(std::string_view vault_id, std::string_view id) {
+  return impl_->vaults().DeleteCredential(vault_id, id);
+}
+absl::StatusOr<Page<Credential>> Engine::ListCredentials(std::string_view vault_id, std::string_view after,
+                                                         size_t limit, bool include_archived) {
+  return impl_->vaults().ListCredentials(vault_id, after, limit, include_archived);
+}
+absl::StatusOr<std::vector<std::string>> Engine::SessionVaultIds(std::string_view session_id) {
+  return impl_->vaults().SessionVaultIds(session_id);
 }
 absl::StatusOr<SessionInfo> Engine::CreateSession(CreateSessionRequest request) {
   return impl_->CreateSession(std::move(request));

@@ -81,6 +81,81 @@ struct Environment {
   std::optional<absl::Time> archived_at;
 };
 
+// --- vaults (the Managed Agents vaults and credentials, sdk 1.10.0 resources/beta/vaults) -----------
+//
+// A vault groups credentials; a session names the vaults it may use (CreateSessionRequest::vault_ids).
+// A credential's secret values (CredentialSecrets) are write-only: no Engine read returns them, and
+// they are never appended to a log (every event is masked with the in-memory Vault first). At rest
+// they are sealed with AES-256-GCM under the data key (EngineOptions::vault_key, or
+// <data_dir>/vault.key). In the in-memory Vault (masking, secret_env) a credential's value is named
+// by its id ("vcrd_..."), its refresh token "<id>.refresh_token", its client secret
+// "<id>.client_secret".
+//
+// How a credential reaches a hand: an `environment_variable` credential (secret_name, secret_value)
+// of a vault the session names becomes the environment variable `secret_name` of the session's hand
+// when the hand is provisioned (archived vaults and credentials are skipped; when two credentials
+// name the same variable, the vault listed first in vault_ids wins, then the lower credential id).
+// Any credential's value can also be mapped explicitly through EnvironmentSpec::secret_env
+// {variable, "vcrd_..."}. `static_bearer` and `mcp_oauth` credentials are for MCP servers, which
+// wake does not connect to: they are stored, masked and listed, and used by nothing else.
+
+struct VaultSpec {
+  std::string display_name;  // 1 to 255 characters
+  Metadata metadata;
+};
+
+struct VaultInfo {
+  std::string id;  // "vlt_..."
+  VaultSpec spec;
+  absl::Time created_at;
+  absl::Time updated_at;
+  std::optional<absl::Time> archived_at;
+};
+
+struct OAuthRefresh {
+  std::string client_id;
+  std::string token_endpoint;
+  std::string token_endpoint_auth = "none";  // "none", "client_secret_basic" or "client_secret_post"
+  std::optional<std::string> resource;
+  std::optional<std::string> scope;
+};
+
+// A credential's non-secret configuration (what reads return).
+struct CredentialAuth {
+  enum class Type { kStaticBearer, kMcpOAuth, kEnvironmentVariable };
+  Type type = Type::kEnvironmentVariable;
+  std::string mcp_server_url;             // static_bearer, mcp_oauth (immutable)
+  std::optional<absl::Time> expires_at;   // mcp_oauth
+  std::optional<OAuthRefresh> refresh;    // mcp_oauth (client_id immutable)
+  std::string secret_name;                // environment_variable: the variable's name (immutable)
+  bool inject_body = true;                // environment_variable: injection_location
+  bool inject_header = true;
+  std::optional<std::vector<std::string>> allowed_hosts;  // environment_variable networking; none: unrestricted
+};
+
+// Write-only secret values. On update, an empty field keeps the stored value.
+struct CredentialSecrets {
+  std::string value;          // static_bearer token, mcp_oauth access_token, environment_variable secret_value
+  std::string refresh_token;  // mcp_oauth with refresh
+  std::string client_secret;  // mcp_oauth refresh with client_secret_basic / client_secret_post
+};
+
+struct CredentialSpec {
+  std::string display_name;  // "" = none; up to 255 characters
+  Metadata metadata;
+  CredentialAuth auth;
+};
+
+struct Credential {
+  std::string id;  // "vcrd_..."
+  std::string vault_id;
+  CredentialSpec spec;
+  bool has_refresh_token = false;
+  absl::Time created_at;
+  absl::Time updated_at;
+  std::optional<absl::Time> archived_at;
+};
+
 template <typename T>
 struct Page {
   std::vector<T> items;
@@ -94,6 +169,9 @@ struct CreateSessionRequest {
   std::string title;
   Metadata metadata;
   std::string workspace_id;
+  // Vaults whose credentials the session may use (see "vaults" above). NotFound for an unknown one,
+  // FailedPrecondition for an archived one.
+  std::vector<std::string> vault_ids;
 };
 
 struct EngineOptions {
@@ -116,6 +194,12 @@ struct EngineOptions {
   // Overrides the brain choice (tests, embedders with their own clients): called per wake with the
   // agent's model. Not owned brains; empty: BrainForModel.
   std::function<absl::StatusOr<Brain*>(std::string_view model)> brain_override;
+  // The 32-byte data key that seals credential secrets at rest. Empty: <data_dir>/vault.key, created
+  // (32 random bytes, mode 0600) when the first credential is stored. Whoever can read both the key
+  // and the store can read the secrets; a separate key still means a copy of the store alone (a
+  // backup, an export, a stolen disk image of the RocksDB files) leaks none of them. Keep the key
+  // out of those backups, or give it here from a secret manager.
+  std::string vault_key;
 };
 
 struct EngineStats {
@@ -147,8 +231,39 @@ class Engine {
   absl::Status DeleteEnvironment(std::string_view id);
   absl::StatusOr<Page<Environment>> ListEnvironments(std::string_view after, size_t limit, bool include_archived);
 
+  // --- vaults and credentials (see "vaults" above) --------------------------------------------------
+  // InvalidArgument for a display_name that is empty or over 255 characters.
+  absl::StatusOr<VaultInfo> CreateVault(VaultSpec spec);
+  absl::StatusOr<VaultInfo> GetVault(std::string_view id);
+  absl::StatusOr<VaultInfo> UpdateVault(std::string_view id, VaultSpec spec);
+  absl::StatusOr<VaultInfo> ArchiveVault(std::string_view id);
+  // Deletes the vault and all its credentials (their secrets leave the in-memory Vault at once).
+  absl::Status DeleteVault(std::string_view id);
+  absl::StatusOr<Page<VaultInfo>> ListVaults(std::string_view after, size_t limit, bool include_archived);
+
+  // InvalidArgument for a malformed spec or a missing or too short secret (Vault::kMinSecretBytes);
+  // NotFound for an unknown vault; FailedPrecondition for an archived one. The secrets are usable
+  // (masking, hands) as soon as this returns.
+  absl::StatusOr<Credential> CreateCredential(std::string_view vault_id, CredentialSpec spec, CredentialSecrets secrets);
+  absl::StatusOr<Credential> GetCredential(std::string_view vault_id, std::string_view id);
+  // Replaces the spec (the type, mcp_server_url, secret_name and refresh client_id are immutable:
+  // InvalidArgument) and the non-empty secrets.
+  absl::StatusOr<Credential> UpdateCredential(std::string_view vault_id, std::string_view id, CredentialSpec spec,
+                                              CredentialSecrets secrets);
+  // An archived credential no longer reaches hands; its values stay masked. A hand provisioned
+  // before an update, archive or delete keeps the environment it was given until it is released;
+  // after a delete (or a rotation) the old value is no longer masked, so delete a credential only
+  // once no live session uses it.
+  absl::StatusOr<Credential> ArchiveCredential(std::string_view vault_id, std::string_view id);
+  absl::Status DeleteCredential(std::string_view vault_id, std::string_view id);
+  // In id order; `after` is a credential id.
+  absl::StatusOr<Page<Credential>> ListCredentials(std::string_view vault_id, std::string_view after, size_t limit,
+                                                   bool include_archived);
+  // The vault_ids a session was created with (empty for none).
+  absl::StatusOr<std::vector<std::string>> SessionVaultIds(std::string_view session_id);
+
   // --- sessions -----------------------------------------------------------------------------------
-  // NotFound for an unknown agent or environment; FailedPrecondition for an archived one.
+  // NotFound for an unknown agent, environment or vault; FailedPrecondition for an archived one.
   absl::StatusOr<SessionInfo> CreateSession(CreateSessionRequest request);
   absl::StatusOr<SessionInfo> GetSession(std::string_view id);
   absl::StatusOr<SessionPage> ListSessions(const ListSessionsOptions& options);
@@ -168,6 +283,8 @@ class Engine {
   absl::StatusOr<std::vector<Event>> ReadEvents(std::string_view session_id, const ReadOptions& options = {});
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(std::string_view session_id, uint64_t from_seq);
 
+  // The in-memory secrets: the persisted credentials (loaded on Open) and whatever an embedder Puts
+  // directly (not persisted).
   Vault& vault();
   SessionLog& log();
   EngineStats stats() const;

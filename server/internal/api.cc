@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "engine/records_json.h"
@@ -18,6 +19,7 @@
 #include "schemas/ids.h"
 #include "server/internal/api_json.h"
 #include "server/internal/json.h"
+#include "server/internal/vault_json.h"
 
 namespace wake::server_internal {
 namespace {
@@ -205,7 +207,15 @@ enum class Route {
   kEnvironments,
   kEnvironment,
   kEnvironmentArchive,
-  kSessions,
+  // Vault routes: a credential's `id` is "<vault id>/<credential id>" (neither holds a '/').
+  kVaults,
+  kVault,
+  kVaultArchive,
+  kCredentials,
+  kCredential,
+  kCredentialArchive,
+  kCredentialValidate,
+  kSessions,  // the session routes come last: Run() logs their id as the session's
   kSession,
   kSessionArchive,
   kEvents,
@@ -233,6 +243,17 @@ std::optional<Match> Resolve(const std::vector<std::string>& segments) {
     if (n == 2) return Match{Route::kEnvironments, {"GET", "POST"}, ""};
     if (n == 3) return Match{Route::kEnvironment, {"GET", "POST", "DELETE"}, id};
     if (n == 4 && segments[3] == "archive") return Match{Route::kEnvironmentArchive, {"POST"}, id};
+  } else if (collection == "vaults") {
+    if (n == 2) return Match{Route::kVaults, {"GET", "POST"}, ""};
+    if (n == 3) return Match{Route::kVault, {"GET", "POST", "DELETE"}, id};
+    if (n == 4 && segments[3] == "archive") return Match{Route::kVaultArchive, {"POST"}, id};
+    if (n == 4 && segments[3] == "credentials") return Match{Route::kCredentials, {"GET", "POST"}, id};
+    if (n >= 5 && segments[3] == "credentials" && !segments[4].empty()) {
+      const std::string both = absl::StrCat(id, "/", segments[4]);
+      if (n == 5) return Match{Route::kCredential, {"GET", "POST", "DELETE"}, both};
+      if (n == 6 && segments[5] == "archive") return Match{Route::kCredentialArchive, {"POST"}, both};
+      if (n == 6 && segments[5] == "mcp_oauth_validate") return Match{Route::kCredentialValidate, {"POST"}, both};
+    }
   } else if (collection == "sessions") {
     if (n == 2) return Match{Route::kSessions, {"GET", "POST"}, ""};
     if (n == 3) return Match{Route::kSession, {"GET", "POST", "DELETE"}, id};
@@ -416,6 +437,14 @@ class ApiHandler::Call {
       case Route::kEnvironments: return get ? ListEnvironments() : CreateEnvironment();
       case Route::kEnvironment: return get ? GetEnvironment(id) : post ? UpdateEnvironment(id) : DeleteEnvironment(id);
       case Route::kEnvironmentArchive: return ArchiveEnvironment(id);
+      case Route::kVaults:
+      case Route::kVault:
+      case Route::kVaultArchive:
+      case Route::kCredentials:
+      case Route::kCredential:
+      case Route::kCredentialArchive:
+      case Route::kCredentialValidate:
+        return DispatchVault(match);
       case Route::kSessions: return get ? ListSessions() : CreateSession();
       case Route::kSession: return get ? GetSession(id) : post ? UpdateSession(id) : DeleteSession(id);
       case Route::kSessionArchive: return ArchiveSession(id);
@@ -608,7 +637,106 @@ class ApiHandler::Call {
         [](JsonWriter& out, const Environment& environment) { WriteEnvironment(out, environment); });
   }
 
+  // --- vaults and credentials (vault_json.h) ---------------------------------------------------------
+
+  template <typename T, typename Write>
+  static std::string ToJson(const T& item, Write write) {
+    JsonWriter out;
+    write(out, item);
+    return out.Take();
+  }
+
+  static std::string Deleted(const std::string& id, std::string_view type) {
+    JsonWriter out;
+    out.BeginObject().Key("id").String(id).Key("type").String(type).EndObject();
+    return out.Take();
+  }
+
+  absl::StatusOr<ApiResponse> DispatchVault(const Match& match) {
+    const std::string& method = request_.method;
+    const size_t slash = match.id.find('/');
+    const std::string vault_id = match.id.substr(0, slash);
+    const std::string credential_id = slash == std::string::npos ? "" : match.id.substr(slash + 1);
+    if (!vault_id.empty()) RETURN_IF_ERROR(CheckId("vlt_", vault_id, "vault"));
+    if (!credential_id.empty()) RETURN_IF_ERROR(CheckId("vcrd_", credential_id, "credential"));
+    switch (match.route) {
+      case Route::kVaults: {
+        if (method == "GET") {
+          return ListDocuments<VaultInfo>(
+              "vlt_",
+              [&](std::string_view after, size_t limit, bool archived) { return engine_.ListVaults(after, limit, archived); },
+              WriteVault);
+        }
+        ASSIGN_OR_RETURN(dom::object body, Body());
+        ASSIGN_OR_RETURN(VaultSpec spec, VaultSpecFromCreateParams(body));
+        ASSIGN_OR_RETURN(VaultInfo vault, engine_.CreateVault(std::move(spec)));
+        return JsonOk(ToJson(vault, WriteVault));
+      }
+      case Route::kVault: {
+        ASSIGN_OR_RETURN(VaultInfo vault, engine_.GetVault(vault_id));
+        if (method == "DELETE") {
+          RETURN_IF_ERROR(engine_.DeleteVault(vault_id));
+          return JsonOk(Deleted(vault_id, "vault_deleted"));
+        }
+        if (method == "POST") {
+          ASSIGN_OR_RETURN(dom::object body, Body());
+          ASSIGN_OR_RETURN(VaultSpec spec, ApplyVaultUpdateParams(vault.spec, body));
+          ASSIGN_OR_RETURN(vault, engine_.UpdateVault(vault_id, std::move(spec)));
+        }
+        return JsonOk(ToJson(vault, WriteVault));
+      }
+      case Route::kVaultArchive: {
+        ASSIGN_OR_RETURN(VaultInfo vault, engine_.ArchiveVault(vault_id));
+        return JsonOk(ToJson(vault, WriteVault));
+      }
+      case Route::kCredentials: {
+        if (method == "GET") {
+          return ListDocuments<Credential>(
+              "vcrd_",
+              [&](std::string_view after, size_t limit, bool archived) {
+                return engine_.ListCredentials(vault_id, after, limit, archived);
+              },
+              WriteCredential);
+        }
+        ASSIGN_OR_RETURN(dom::object body, Body());
+        ASSIGN_OR_RETURN(CredentialChange create, CredentialFromCreateParams(body, absl::Now()));
+        ASSIGN_OR_RETURN(Credential credential,
+                         engine_.CreateCredential(vault_id, std::move(create.spec), std::move(create.secrets)));
+        return JsonOk(ToJson(credential, WriteCredential));
+      }
+      case Route::kCredential: {
+        ASSIGN_OR_RETURN(Credential credential, engine_.GetCredential(vault_id, credential_id));
+        if (method == "DELETE") {
+          RETURN_IF_ERROR(engine_.DeleteCredential(vault_id, credential_id));
+          return JsonOk(Deleted(credential_id, "vault_credential_deleted"));
+        }
+        if (method == "POST") {
+          ASSIGN_OR_RETURN(dom::object body, Body());
+          ASSIGN_OR_RETURN(CredentialChange update, ApplyCredentialUpdateParams(credential, body, absl::Now()));
+          ASSIGN_OR_RETURN(credential, engine_.UpdateCredential(vault_id, credential_id, std::move(update.spec),
+                                                                std::move(update.secrets)));
+        }
+        return JsonOk(ToJson(credential, WriteCredential));
+      }
+      case Route::kCredentialArchive: {
+        ASSIGN_OR_RETURN(Credential credential, engine_.ArchiveCredential(vault_id, credential_id));
+        return JsonOk(ToJson(credential, WriteCredential));
+      }
+      case Route::kCredentialValidate: {
+        ASSIGN_OR_RETURN(Credential credential, engine_.GetCredential(vault_id, credential_id));
+        ASSIGN_OR_RETURN(std::string json, CredentialValidationJson(credential, absl::Now()));
+        return JsonOk(std::move(json));
+      }
+      default: break;
+    }
+    return absl::InternalError("unrouted vault request");
+  }
+
   // --- sessions -----------------------------------------------------------------------------------
+
+  std::vector<std::string> VaultIdsOf(const SessionInfo& session) {
+    return engine_.SessionVaultIds(session.id).value_or(std::vector<std::string>());
+  }
 
   // The session's agent at its version, read once per request and agent version.
   const Agent* AgentOf(const SessionInfo& session) {
@@ -623,7 +751,7 @@ class ApiHandler::Call {
 
   std::string SessionJson(const SessionInfo& session) {
     JsonWriter out;
-    WriteSession(out, session, AgentOf(session));
+    WriteSession(out, session, AgentOf(session), VaultIdsOf(session));
     return out.Take();
   }
 
@@ -758,7 +886,7 @@ class ApiHandler::Call {
     }
     JsonWriter out;
     out.BeginObject().Key("data").BeginArray();
-    for (size_t i = begin; i < end; ++i) WriteSession(out, all[i], AgentOf(all[i]));
+    for (size_t i = begin; i < end; ++i) WriteSession(out, all[i], AgentOf(all[i]), VaultIdsOf(all[i]));
     out.EndArray();
     out.Key("next_page");
     if (end < all.size() && end > begin) {

@@ -676,8 +676,19 @@ absl::StatusOr<SessionCreate> SessionCreateFromParams(dom::object object) {
       create.initial_events.push_back(*std::move(event));
     }
   }
+  ASSIGN_OR_RETURN(std::optional<dom::array> vault_ids, body.OptArray("vault_ids"));
+  if (vault_ids) {
+    size_t index = 0;
+    for (dom::element item : *vault_ids) {
+      std::string_view id;
+      if (item.get(id) != simdjson::SUCCESS || id.empty()) {
+        return Invalid(body.PathOf("vault_ids", index), "must be a vault id");
+      }
+      request.vault_ids.emplace_back(id);
+      ++index;
+    }
+  }
   RETURN_IF_ERROR(RefuseNonEmpty(body, "resources", "session resources are not supported by wake"));
-  RETURN_IF_ERROR(RefuseNonEmpty(body, "vault_ids", "vaults are not attached through the API in wake"));
   if (body.Has("budget")) return body.Error("budget", "budgets are not supported by wake");
   return create;
 }
@@ -690,7 +701,7 @@ absl::StatusOr<SessionUpdate> SessionUpdateFromParams(const SessionInfo& current
     return body.Error("agent", "a wake session keeps its agent version: update the agent and start a new session");
   }
   if (body.Has("budget")) return body.Error("budget", "budgets are not supported by wake");
-  RETURN_IF_ERROR(RefuseNonEmpty(body, "vault_ids", "vaults are not attached through the API in wake"));
+  RETURN_IF_ERROR(RefuseNonEmpty(body, "vault_ids", "a session's vaults are set when it is created"));
   if (body.Find("title")) {
     ASSIGN_OR_RETURN(std::optional<std::string> title, body.OptString("title"));
     update.title = title.value_or("");
@@ -699,7 +710,8 @@ absl::StatusOr<SessionUpdate> SessionUpdateFromParams(const SessionInfo& current
   return update;
 }
 
-void WriteSession(JsonWriter& out, const SessionInfo& session, const Agent* agent) {
+void WriteSession(JsonWriter& out, const SessionInfo& session, const Agent* agent,
+                  const std::vector<std::string>& vault_ids) {
   out.BeginObject();
   out.Key("type").String("session");
   out.Key("id").String(session.id);
@@ -716,7 +728,9 @@ void WriteSession(JsonWriter& out, const SessionInfo& session, const Agent* agen
   out.Key("metadata");
   WriteStringMap(out, session.metadata);
   out.Key("resources").BeginArray().EndArray();
-  out.Key("vault_ids").BeginArray().EndArray();
+  out.Key("vault_ids").BeginArray();
+  for (const std::string& id : vault_ids) out.String(id);
+  out.EndArray();
   out.Key("outcome_evaluations").BeginArray().EndArray();
   out.Key("budget").Null();
   out.Key("stats").BeginObject().EndObject();
@@ -729,5 +743,14 @@ void WriteSession(JsonWriter& out, const SessionInfo& session, const Agent* agen
   WriteTime(out, session.archived_at);
   out.EndObject();
 }
+
+// --- shared with vault_json.cc ---------------------------------------------------------------------
+
+absl::StatusOr<Metadata> ReadMetadataParam(const BodyReader& body) { return ReadMetadata(body); }
+absl::StatusOr<std::optional<Metadata>> PatchMetadataParam(const Metadata& current, const BodyReader& body) {
+  return PatchMetadata(current, body);
+}
+void WriteMetadata(JsonWriter& out, const Metadata& metadata) { WriteStringMap(out, metadata); }
+void WriteTimeOrNull(JsonWriter& out, std::optional<absl::Time> t) { WriteTime(out, t); }
 
 }  // namespace wake::server_internal

@@ -26,8 +26,9 @@
 //   Changing the config's type is refused (invalid_config_type_change), as in the API.
 // Sessions
 //   agent "id" | {"type":"agent", id, version}; environment_id (absent: the engine's default
-//   environment); title; metadata; initial_events (user.message only). resources, vault_ids and a
-//   budget are refused; an update may change title and metadata (a patch: null deletes a key).
+//   environment); title; metadata; initial_events (user.message only); vault_ids (vault_json.h).
+//   resources and a budget are refused; an update may change title and metadata (a patch: null
+//   deletes a key), not vault_ids (as in the API).
 // Metadata: at most 16 keys of up to 64 characters, values of up to 512 (invalid_metadata).
 //
 // Errors are InvalidArgument naming the field; some carry an API error code (ErrorCodeOf), which the
@@ -80,6 +81,15 @@ struct SessionUpdate {
 absl::StatusOr<SessionUpdate> SessionUpdateFromParams(const SessionInfo& current, simdjson::dom::object body);
 // BetaManagedAgentsSession. `agent` is the session's agent at its version (null when it cannot be
 // read: then only its id and version are written).
-void WriteSession(JsonWriter& out, const SessionInfo& session, const Agent* agent);
+void WriteSession(JsonWriter& out, const SessionInfo& session, const Agent* agent,
+                  const std::vector<std::string>& vault_ids = {});
+
+// --- shared with the other resources' JSON (vault_json.h) -------------------------------------------
+// A create request's `metadata` (checked: invalid_metadata).
+absl::StatusOr<Metadata> ReadMetadataParam(const BodyReader& body);
+// An update's `metadata` patch applied to `current`; nullopt when the request leaves it alone.
+absl::StatusOr<std::optional<Metadata>> PatchMetadataParam(const Metadata& current, const BodyReader& body);
+void WriteMetadata(JsonWriter& out, const Metadata& metadata);
+void WriteTimeOrNull(JsonWriter& out, std::optional<absl::Time> t);
 
 }  // namespace wake::server_internal
