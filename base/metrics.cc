@@ -338,4 +338,19 @@ std::string MetricsRegistry::RenderPrometheus() const {
   return out;
 }
 
+// --- shared families ----------------------------------------------------------------------------
+
+CounterFamily& ErrorCounters(MetricsRegistry& registry) {
+  return registry.AddCounterFamily("wake_errors_total",
+                                   "Errors by type: session.error types, tool_error, hand_lost, "
+                                   "hand_provision_error, wake_error.",
+                                   {"type"});
+}
+
+HistogramFamily& AppendLatencies(MetricsRegistry& registry) {
+  return registry.AddHistogramFamily("wake_log_append_seconds",
+                                     "SessionLog::Append latency (durable when the log syncs), by caller.", {"caller"},
+                                     FastLatencyBuckets());
+}
+
 }  // namespace wake

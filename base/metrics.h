@@ -189,4 +189,15 @@ class MetricsRegistry {
   std::map<std::string, Entry, std::less<>> entries_ ABSL_GUARDED_BY(mu_);
 };
 
+// --- families several of wake's modules update (defined once, so their shapes agree) -------------
+
+// wake_errors_total{type}: errors by type. Types: a session.error's error type
+// ("model_overloaded_error", "model_rate_limited_error", "model_request_failed_error",
+// "unknown_error"); "tool_error" (a tool call's result is an error); "hand_lost" (a hand died under
+// a call); "hand_provision_error"; "wake_error" (a wake failed other than by losing its lease).
+CounterFamily& ErrorCounters(MetricsRegistry& registry);
+// wake_log_append_seconds{caller}: SessionLog::Append as wake calls it: "harness" (the turn's own
+// events) and "client" (events a client sent through the engine).
+HistogramFamily& AppendLatencies(MetricsRegistry& registry);
+
 }  // namespace wake
