@@ -4,7 +4,7 @@
 //
 // Model: a registry holds metric families by name. A family has a fixed list of label names and one
 // series per distinct list of label values (an unlabelled metric is a family with no label names and
-// one series). Callers register a family once, keep the pointer it returns, and update its series:
+// one series). Callers register a family once, keep the reference it returns, and update its series:
 //
 //   MetricsRegistry registry;
 //   HistogramFamily& latency = registry.AddHistogramFamily(
@@ -153,7 +153,8 @@ class MetricsRegistry {
   MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 
   // Names: [a-zA-Z_:][a-zA-Z0-9_:]*; label names: [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__".
-  // Help: any text (escaped when rendered).
+  // Help and label values: any UTF-8 text (escaped when rendered). A repeated registration keeps the
+  // first help.
   Counter& AddCounter(std::string_view name, std::string_view help);
   Gauge& AddGauge(std::string_view name, std::string_view help);
   Histogram& AddHistogram(std::string_view name, std::string_view help, std::vector<double> upper_bounds);

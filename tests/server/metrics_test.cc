@@ -270,7 +270,7 @@ constexpr char kScript[] = R"({"turns": [
   {"text": "One failed."}
 ]})";
 
-class MetricsTest : public ::testing::Test {
+class MetricsEndpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("metrics");
@@ -336,7 +336,7 @@ class MetricsTest : public ::testing::Test {
   std::string last_text_;
 };
 
-TEST_F(MetricsTest, NeedsTheApiKeyLikeEveryOtherRoute) {
+TEST_F(MetricsEndpointTest, NeedsTheApiKeyLikeEveryOtherRoute) {
   EXPECT_EQ(client_->Get("/metrics").status, 401);
   EXPECT_EQ(client_->Call("GET", "/metrics", "", {"Authorization: Bearer wrong"}).status, 401);
   EXPECT_EQ(client_->Call("GET", "/metrics", "", {absl::StrCat("x-api-key: ", kKey)}).status, 200);
@@ -349,7 +349,7 @@ TEST_F(MetricsTest, NeedsTheApiKeyLikeEveryOtherRoute) {
   EXPECT_EQ(m.ValueOr0("wake_http_requests_total", {{"method", "POST"}, {"route", "/metrics"}, {"status", "405"}}), 1);
 }
 
-TEST_F(MetricsTest, AScriptedTurnWithToolCallsMovesTheCountsExactly) {
+TEST_F(MetricsEndpointTest, AScriptedTurnWithToolCallsMovesTheCountsExactly) {
   const Exposition before = Scrape();
   // Registered up front: the families are exposed (with their types) before anything happened.
   EXPECT_EQ(before.Type("wake_turn_seconds"), "histogram");
@@ -419,7 +419,7 @@ TEST_F(MetricsTest, AScriptedTurnWithToolCallsMovesTheCountsExactly) {
   }
 }
 
-TEST_F(MetricsTest, ATurnWithoutABrainCountsItsSessionError) {
+TEST_F(MetricsEndpointTest, ATurnWithoutABrainCountsItsSessionError) {
   const Exposition before = Scrape();
   EXPECT_EQ(before.Value("wake_errors_total", {{"type", "unknown_error"}}), 0);  // exposed at 0 from the start
   // A script that does not exist: no brain can be made, and the engine ends the turn with session.error.
