@@ -951,7 +951,8 @@ class ApiHandler::Call {
   }
 
   ApiResponse Metrics() {
-    ApiResponse response = JsonOk(engine_.metrics().RenderPrometheus());
+    ApiResponse response;
+    response.body = engine_.metrics().RenderPrometheus();
     response.headers.emplace_back("content-type", std::string(MetricsRegistry::kContentType));
     return response;
   }
