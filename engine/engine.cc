@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <fstream>
@@ -92,7 +93,22 @@ absl::StatusOr<ChosenBrain> BrainForModel(std::string_view model) {
 
 class Engine::Impl {
  public:
-  explicit Impl(EngineOptions options) : options_(std::move(options)) {}
+  explicit Impl(EngineOptions options)
+      : options_(std::move(options)),
+        owned_metrics_(options_.metrics == nullptr ? std::make_unique<MetricsRegistry>() : nullptr),
+        metrics_(options_.metrics != nullptr ? options_.metrics : owned_metrics_.get()),
+        harness_metrics_(HarnessMetrics::Register(*metrics_)),
+        running_gauge_(metrics_->AddGauge("wake_sessions_running", "Sessions a worker is waking now.")),
+        queued_gauge_(metrics_->AddGauge("wake_sessions_queued", "Runnable sessions waiting for a worker.")),
+        wakes_(metrics_->AddCounter("wake_wakes_total", "Wakes finished.")),
+        errors_(ErrorCounters(*metrics_)),
+        client_append_(AppendLatencies(*metrics_).WithLabels({"client"})) {
+    // Every error type exposed from the start, at 0, so a rate over the first occurrence is right.
+    for (std::string_view type : {"model_overloaded_error", "model_rate_limited_error", "model_request_failed_error",
+                                  "unknown_error", "tool_error", "hand_lost", "hand_provision_error", "wake_error"}) {
+      errors_.WithLabels({type});
+    }
+  }
 
   absl::Status Start() {
     RocksDbSessionLogOptions store_options;
@@ -116,6 +132,7 @@ class Engine::Impl {
     pool.idle_release_after = options_.idle_hand_release;
     pool.reap_interval = std::max(absl::Seconds(1), options_.idle_hand_release / 4);
     pool.clock = options_.harness.clock;
+    pool.metrics = metrics_;
     pool.on_released = [this](std::string_view session, Event released) {
       // A released hand is worth a line in the log; the session may be gone already.
       released.id = NewEventId(absl::Now());
@@ -310,12 +327,15 @@ class Engine::Impl {
       e.processed_at.reset();
       vault_.MaskEvent(e);
     }
-    ASSIGN_OR_RETURN(AppendResult appended, log_->Append(session_id, events, kAppendAtHead, kNoLease));
-    for (size_t i = 0; i < events.size(); ++i) events[i].seq = appended.first_seq + i;
+    const auto append_start = std::chrono::steady_clock::now();
+    absl::StatusOr<AppendResult> appended = log_->Append(session_id, events, kAppendAtHead, kNoLease);
+    client_append_.ObserveDuration(absl::FromChrono(std::chrono::steady_clock::now() - append_start));
+    if (!appended.ok()) return appended.status();
+    for (size_t i = 0; i < events.size(); ++i) events[i].seq = appended->first_seq + i;
     Schedule(std::string(session_id));
     // The stored form, processed_at included.
     ReadOptions read;
-    read.from_seq = appended.first_seq;
+    read.from_seq = appended->first_seq;
     read.limit = events.size();
     return log_->Read(session_id, read);
   }
@@ -330,7 +350,14 @@ class Engine::Impl {
     } else if (queued_.insert(session_id).second) {
       queue_.push_back(session_id);
     }
+    UpdateGaugesLocked();
     mu_.SignalAll();
+  }
+
+  // The scheduler's gauges follow queue_ and running_; called under mu_ after each change.
+  void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    running_gauge_.Set(static_cast<int64_t>(running_.size()));
+    queued_gauge_.Set(static_cast<int64_t>(queue_.size()));
   }
 
   void WorkerLoop() {
@@ -350,6 +377,7 @@ class Engine::Impl {
         queue_.pop_front();
         queued_.erase(session);
         running_.insert(session);
+        UpdateGaugesLocked();
       }
       absl::Status status = WakeSession(session);
       // Another worker (a process that died, most likely) holds the session's lease: try again once
@@ -363,14 +391,17 @@ class Engine::Impl {
       }
       MutexLock lock(&mu_);
       ++stats_.wakes;
+      wakes_.Increment();
       if (retry_at && !stopping_) delayed_.emplace(*retry_at, session);
       if (!status.ok() && !absl::IsAborted(status)) {
         ++stats_.wake_errors;
+        errors_.WithLabels({"wake_error"}).Increment();
         std::fprintf(stderr, "{\"level\":\"error\",\"session\":\"%s\",\"msg\":\"wake failed\",\"error\":\"%s\"}\n",
                      session.c_str(), std::string(status.message()).c_str());
       }
       running_.erase(session);
       if (again_.erase(session) > 0 && !stopping_ && queued_.insert(session).second) queue_.push_back(session);
+      UpdateGaugesLocked();
       mu_.SignalAll();
     }
   }
@@ -395,6 +426,7 @@ class Engine::Impl {
     HarnessOptions harness_options = options_.harness;
     harness_options.stop = &stop_;
     harness_options.redact = [this](Event& e) { vault_.MaskEvent(e); };
+    harness_options.metrics = &harness_metrics_;
     Harness harness(log_.get(), brain, hands_.get(), harness_options);
     return harness.Wake(session_id, ToAgentConfig(agent.spec, model));
   }
@@ -410,7 +442,9 @@ class Engine::Impl {
     Event idle;
     idle.type = EventType::kSessionStatusIdle;
     idle.id = NewEventId(absl::Now());
-    return log_->Append(session_id, {error, idle}, kAppendAtHead, kNoLease).status();
+    RETURN_IF_ERROR(log_->Append(session_id, {error, idle}, kAppendAtHead, kNoLease).status());
+    errors_.WithLabels({error.error.type}).Increment();
+    return absl::OkStatus();
   }
 
   absl::StatusOr<HandPlacement> Placement(std::string_view session_id) {
@@ -453,6 +487,7 @@ class Engine::Impl {
       } else if (queued_.insert(session).second) {
         queue_.push_back(session);
       }
+      UpdateGaugesLocked();
       mu_.SignalAll();
     }
   }
@@ -497,6 +532,7 @@ class Engine::Impl {
   SessionLog& log() { return *log_; }
   Vault& vault() { return vault_; }
   VaultStore& vaults() { return *vaults_; }
+  MetricsRegistry& metrics() { return *metrics_; }
 
  private:
   absl::Status CheckAgent(const AgentSpec& spec) const {
@@ -536,6 +572,15 @@ class Engine::Impl {
   }
 
   EngineOptions options_;
+  // Declared before everything that records into them, so they outlive it.
+  const std::unique_ptr<MetricsRegistry> owned_metrics_;
+  MetricsRegistry* const metrics_;
+  const HarnessMetrics harness_metrics_;
+  Gauge& running_gauge_;
+  Gauge& queued_gauge_;
+  Counter& wakes_;
+  CounterFamily& errors_;
+  Histogram& client_append_;
   std::unique_ptr<SessionLog> log_;
   std::unique_ptr<DocumentStore> documents_;
   std::unique_ptr<HandPool> hands_;
@@ -645,6 +690,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> Engine::Subscribe(std::string_view
 }
 Vault& Engine::vault() { return impl_->vault(); }
 SessionLog& Engine::log() { return impl_->log(); }
+MetricsRegistry& Engine::metrics() { return impl_->metrics(); }
 EngineStats Engine::stats() const { return impl_->stats(); }
 void Engine::WaitUntilQuiet() { impl_->WaitUntilQuiet(); }
 void Engine::Shutdown() { impl_->Shutdown(); }

@@ -17,6 +17,18 @@
 // Hands: the environment's `backend` picks one of the providers the engine was given (the default
 // backend's otherwise). Hands are provisioned on a session's first tool call, never before.
 //
+// Metrics: the engine records into one MetricsRegistry (its own, or EngineOptions::metrics), which
+// metrics() exposes (waked serves it as GET /metrics):
+//   the harness' (harness.h HarnessMetrics: TTFT, model request, turn and wake latency, appends,
+//   session.error and tool errors), the hand pool's (hand_pool.h: provision and execute latency by
+//   backend, hands lost, failed provisionings), and the scheduler's:
+//   wake_sessions_running     sessions a worker is waking now (a turn under way)
+//   wake_sessions_queued      sessions runnable and waiting for a worker
+//   wake_wakes_total          wakes finished
+//   wake_errors_total{type="wake_error"}        wakes that failed (other than by losing the lease)
+//   wake_errors_total{type="unknown_error"}     also counts the session.error of an agent without a brain
+//   wake_log_append_seconds{caller="client"}    the append of SendEvents
+//
 // Thread-safe.
 
 #include <cstddef>
@@ -31,6 +43,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/metrics.h"
 #include "harness/brain.h"
 #include "harness/harness.h"
 #include "sandbox/hand.h"
@@ -200,6 +213,9 @@ struct EngineOptions {
   // backup, an export, a stolen disk image of the RocksDB files) leaks none of them. Keep the key
   // out of those backups, or give it here from a secret manager.
   std::string vault_key;
+  // The registry to record metrics in (not owned; outlives the Engine), for an embedder that serves
+  // its own. Null: the engine owns one. Either way Engine::metrics() returns it.
+  MetricsRegistry* metrics = nullptr;
 };
 
 struct EngineStats {
@@ -287,6 +303,7 @@ class Engine {
   // directly (not persisted).
   Vault& vault();
   SessionLog& log();
+  MetricsRegistry& metrics();
   EngineStats stats() const;
   // Blocks until no session is queued or being woken (tests, demos).
   void WaitUntilQuiet();

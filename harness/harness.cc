@@ -1,6 +1,7 @@
 #include "harness/harness.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <random>
 #include <thread>
@@ -18,6 +19,31 @@
 
 namespace wake {
 
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+absl::Duration Since(SteadyClock::time_point start) { return absl::FromChrono(SteadyClock::now() - start); }
+
+}  // namespace
+
+HarnessMetrics HarnessMetrics::Register(MetricsRegistry& registry) {
+  HarnessMetrics m;
+  m.ttft = &registry.AddHistogram("wake_model_ttft_seconds",
+                                  "Model time to first token: request sent to first content.", LatencyBuckets());
+  m.model_request = &registry.AddHistogram("wake_model_request_seconds",
+                                           "Model request duration: request sent to end of stream.", LatencyBuckets());
+  m.turn = &registry.AddHistogram("wake_turn_seconds",
+                                  "Turn latency: a wake picking up a client event to the session going idle.",
+                                  LatencyBuckets());
+  m.wake = &registry.AddHistogram(
+      "wake_wake_seconds", "Wake latency: lease, log read, context build and span start, up to the model request.",
+      FastLatencyBuckets());
+  m.append = &AppendLatencies(registry).WithLabels({"harness"});
+  m.errors = &ErrorCounters(registry);
+  return m;
+}
+
 Harness::Harness(SessionLog* log, Brain* brain, SessionHands* hands, HarnessOptions options)
     : log_(log), brain_(brain), hands_(hands), options_(std::move(options)) {}
 
@@ -28,6 +54,7 @@ class Harness::Run {
       : h_(harness), session_id_(session_id), agent_(agent) {}
 
   absl::Status Go() {
+    wake_start_ = SteadyClock::now();
     ASSIGN_OR_RETURN(lease_, h_.log_->AcquireLease(session_id_, h_.options_.worker_id, h_.options_.lease_ttl));
     ASSIGN_OR_RETURN(events_, h_.log_->Read(session_id_));
     for (const Event& e : events_) Track(e);
@@ -36,11 +63,15 @@ class Harness::Run {
     woke.worker_id = h_.options_.worker_id;
     woke.lease_epoch = lease_.epoch;
     pending_marker_ = std::move(woke);
+    bool first_step = true;
     while (true) {
       if (Stopping()) break;
       RETURN_IF_ERROR(CatchUp());
       NextAction action = DecideNextAction(events_, agent_);
       if (action.kind == NextAction::Kind::kNone) break;
+      if (!turn_start_) turn_start_ = first_step ? wake_start_ : SteadyClock::now();
+      if (first_step) measure_wake_ = action.kind == NextAction::Kind::kCallModel;
+      first_step = false;
       RETURN_IF_ERROR(Act(action));
     }
     // Best effort: an unreleased lease simply expires.
@@ -183,9 +214,12 @@ class Harness::Run {
       error.error.message = std::string(turn.status().message());
       error.error.retry_status =
           retryable ? SessionErrorInfo::RetryStatus::kExhausted : SessionErrorInfo::RetryStatus::kTerminal;
+      const std::string error_type = error.error.type;
       Event idle = NewEvent(EventType::kSessionStatusIdle);
       idle.stop_reason.kind = retryable ? StopReason::Kind::kRetriesExhausted : StopReason::Kind::kEndTurn;
-      return Append({std::move(end), std::move(error), std::move(idle)});
+      RETURN_IF_ERROR(Append({std::move(end), std::move(error), std::move(idle)}));
+      CountError(error_type);
+      return absl::OkStatus();
     }
   }
 
@@ -221,11 +255,17 @@ class Harness::Run {
   }
 
   absl::StatusOr<ModelTurn> StreamUnlessInterrupted(const ModelRequest& request) {
+    if (measure_wake_ && metrics() != nullptr) metrics()->wake->ObserveDuration(Since(wake_start_));
+    measure_wake_ = false;
     return UnlessInterrupted([&](const CancelToken* cancel) { return h_.brain_->Stream(request, nullptr, cancel); });
   }
 
   // The turn's outputs and the span's end in one append: no crash leaves half a turn behind.
   absl::Status AppendTurn(const std::string& start_id, const ModelTurn& turn) {
+    if (metrics() != nullptr) {
+      metrics()->ttft->ObserveDuration(turn.time_to_first_token);
+      metrics()->model_request->ObserveDuration(turn.duration);
+    }
     std::vector<Event> batch;
     Event message = NewEvent(EventType::kAgentMessage);
     bool has_tool_calls = false;
@@ -304,7 +344,9 @@ class Harness::Run {
       result_event.tool_use_id = tool_use.id;
       result_event.content = std::move(history.content);
       result_event.is_error = history.is_error;
-      return Append(std::move(batch));
+      RETURN_IF_ERROR(Append(std::move(batch)));
+      if (history.is_error) CountError("tool_error");
+      return absl::OkStatus();
     }
     ToolCall call{tool_use.name, tool_use.input_json, key};
     std::vector<Event> hand_events;
@@ -330,7 +372,10 @@ class Harness::Run {
       result_event.content.push_back(std::move(text));
       result_event.is_error = true;
     }
-    return Append(std::move(batch));
+    const bool failed = result_event.is_error.value_or(false);
+    RETURN_IF_ERROR(Append(std::move(batch)));
+    if (failed) CountError("tool_error");
+    return absl::OkStatus();
   }
 
   // The session_history tool: events [from_seq, from_seq + limit) of this session, one
@@ -384,6 +429,12 @@ class Harness::Run {
 
   bool Stopping() const { return h_.options_.stop != nullptr && h_.options_.stop->cancelled(); }
 
+  const HarnessMetrics* metrics() const { return h_.options_.metrics; }
+
+  void CountError(std::string_view type) const {
+    if (metrics() != nullptr) metrics()->errors->WithLabels({type}).Increment();
+  }
+
   Event NewEvent(EventType type) const {
     Event e;
     e.type = type;
@@ -423,11 +474,14 @@ class Harness::Run {
     }
     while (true) {
       const uint64_t next = events_.empty() ? 1 : events_.back().seq + 1;
+      const SteadyClock::time_point start = SteadyClock::now();
       absl::StatusOr<AppendResult> r = h_.log_->Append(session_id_, batch, next, lease_.epoch);
+      if (metrics() != nullptr) metrics()->append->ObserveDuration(Since(start));
       if (r.ok()) {
         for (size_t i = 0; i < batch.size(); ++i) {
           batch[i].seq = r->first_seq + i;
           Track(batch[i]);
+          if (batch[i].type == EventType::kSessionStatusIdle) EndTurn();
           events_.push_back(std::move(batch[i]));
         }
         return absl::OkStatus();
@@ -453,6 +507,12 @@ class Harness::Run {
       events_.push_back(std::move(e));
     }
     return absl::OkStatus();
+  }
+
+  // The session went idle by this harness' append: the turn under way, if any, is over.
+  void EndTurn() {
+    if (turn_start_ && metrics() != nullptr) metrics()->turn->ObserveDuration(Since(*turn_start_));
+    turn_start_.reset();
   }
 
   void Track(const Event& e) {
@@ -488,6 +548,11 @@ class Harness::Run {
   std::optional<Event> pending_marker_;  // wake.harness_woke, until the first append
   std::vector<Event> events_;
   bool running_ = false;
+  // For metrics: when this wake began, when the turn under way began, and whether the wake's first
+  // step is a model call not yet made (then its wake latency is still to be observed).
+  SteadyClock::time_point wake_start_;
+  std::optional<SteadyClock::time_point> turn_start_;
+  bool measure_wake_ = false;
   std::minstd_rand rng_{std::random_device{}()};
 };
 

@@ -30,12 +30,37 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "harness/agent_config.h"
 #include "harness/brain.h"
 #include "sandbox/hand.h"
 #include "storage/session_log.h"
 
 namespace wake {
+
+// What a Harness measures (HarnessOptions::metrics): made once per registry by Register, then only
+// observed into (lock-free). Durations are on the steady clock, never the injected Clock.
+//   wake_model_ttft_seconds       model request sent -> first content (ModelTurn::time_to_first_token)
+//   wake_model_request_seconds    model request sent -> end of stream (ModelTurn::duration)
+//                                 (both: model calls that produced a turn; what span.model_request_end records)
+//   wake_turn_seconds             the wake picking up a client event (or, later in the same wake, the
+//                                 next step after an idle) -> the harness appending session.status_idle
+//   wake_wake_seconds             Wake called -> the model request sent, when a wake's first step is a
+//                                 model call: the lease, the log read, the context build and the
+//                                 span.model_request_start append
+//   wake_log_append_seconds{caller="harness"}   each SessionLog::Append the harness makes
+//   wake_errors_total{type}       session.error by its error type; "tool_error" for a tool call whose
+//                                 result is an error (the tool failed, or its hand could not run it)
+struct HarnessMetrics {
+  Histogram* ttft = nullptr;
+  Histogram* model_request = nullptr;
+  Histogram* turn = nullptr;
+  Histogram* wake = nullptr;
+  Histogram* append = nullptr;
+  CounterFamily* errors = nullptr;
+
+  static HarnessMetrics Register(MetricsRegistry& registry);
+};
 
 struct HarnessOptions {
   std::string worker_id = "harness";
@@ -57,6 +82,8 @@ struct HarnessOptions {
   // steps; a model stream or tool call in flight is cancelled and its span or result recorded as
   // failed), leaving the session for the next wake to carry on.
   const CancelToken* stop = nullptr;
+  // Where to record metrics (not owned; must outlive the Harness). Null: none are recorded.
+  const HarnessMetrics* metrics = nullptr;
 };
 
 class Harness {

@@ -10,6 +10,14 @@
 namespace wake {
 
 HandPool::HandPool(HandPoolOptions options) : options_(std::move(options)) {
+  if (options_.metrics != nullptr) {
+    provision_seconds_ = &options_.metrics->AddHistogramFamily(
+        "wake_hand_provision_seconds", "Hand provisioning time (new sandbox, or one re-attached), by backend.",
+        {"backend", "kind"}, LatencyBuckets());
+    execute_seconds_ = &options_.metrics->AddHistogramFamily(
+        "wake_hand_execute_seconds", "Tool call time on a hand, by backend.", {"backend"}, LatencyBuckets());
+    errors_ = &ErrorCounters(*options_.metrics);
+  }
   if (options_.reap_interval > absl::ZeroDuration()) reaper_ = std::thread([this] { ReaperLoop(); });
 }
 
@@ -78,6 +86,7 @@ absl::StatusOr<std::shared_ptr<Hand>> HandPool::Acquire(const std::string& sessi
   mu_.SignalAll();
   if (!made.ok()) {
     ++stats_.provision_failures;
+    if (errors_ != nullptr) errors_->WithLabels({"hand_provision_error"}).Increment();
     entry.last_error = absl::Status(made.status().code(),
                                     absl::StrCat("provisioning a hand failed: ", made.status().message()));
     return entry.last_error;
@@ -89,6 +98,9 @@ absl::StatusOr<std::shared_ptr<Hand>> HandPool::Acquire(const std::string& sessi
   ++entry.in_flight;
   ++(reattached ? stats_.reattaches : stats_.provisions);
   stats_.provision_time += took;
+  if (provision_seconds_ != nullptr) {
+    provision_seconds_->WithLabels({entry.hand->backend(), reattached ? "reattached" : "new"}).ObserveDuration(took);
+  }
   Event event = HandEvent(EventType::kHandProvisioned, *entry.hand);
   event.duration_us = absl::ToInt64Microseconds(took);
   if (reattached) event.reason = "reattached";
@@ -123,6 +135,7 @@ absl::StatusOr<ToolResult> HandPool::Execute(std::string_view session_id, const 
   const absl::Time start = options_.clock->Now();
   absl::StatusOr<ToolResult> result = RunTool(*hand, call, cancel, toolset);
   const absl::Duration took = options_.clock->Now() - start;
+  if (execute_seconds_ != nullptr) execute_seconds_->WithLabels({hand->backend()}).ObserveDuration(took);
 
   bool lost = false;
   {
@@ -142,6 +155,7 @@ absl::StatusOr<ToolResult> HandPool::Execute(std::string_view session_id, const 
       entry.hand.reset();
       ++stats_.lost;
       lost = true;
+      if (errors_ != nullptr) errors_->WithLabels({"hand_lost"}).Increment();
     }
     mu_.SignalAll();  // ReleaseSession may wait for in-flight calls
   }

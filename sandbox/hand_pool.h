@@ -21,6 +21,12 @@
 // wake.hand_released of a release the pool makes on its own goes to `on_released` (the engine appends
 // it). Counters and latency totals are in stats().
 //
+// Metrics (HandPoolOptions::metrics, when given):
+//   wake_hand_provision_seconds{backend,kind}  each successful provisioning; kind "new" or "reattached"
+//   wake_hand_execute_seconds{backend}          each tool call run on a hand (not those answered from
+//                                               the idempotency memory)
+//   wake_errors_total{type="hand_provision_error"|"hand_lost"}
+//
 // Thread-safe. A provisioning or a tool run holds no lock.
 
 #include <cstddef>
@@ -39,6 +45,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "base/sync.h"
 #include "sandbox/hand.h"
 #include "sandbox/toolset.h"
@@ -63,6 +70,8 @@ struct HandPoolOptions {
   // Told of each hand the pool released on its own (idle, ReleaseSession), with its
   // wake.hand_released event (no id yet). Called without the pool's lock held. May be empty.
   std::function<void(std::string_view session_id, Event released)> on_released;
+  // Where to record metrics (not owned; outlives the pool). Null: none are recorded.
+  MetricsRegistry* metrics = nullptr;
 };
 
 struct HandPoolStats {
@@ -125,6 +134,10 @@ class HandPool final : public SessionHands {
   void ReaperLoop();
 
   const HandPoolOptions options_;
+  // From options_.metrics; all null when it is.
+  HistogramFamily* provision_seconds_ = nullptr;
+  HistogramFamily* execute_seconds_ = nullptr;
+  CounterFamily* errors_ = nullptr;
   mutable Mutex mu_;
   std::map<std::string, Entry, std::less<>> sessions_ ABSL_GUARDED_BY(mu_);
   HandPoolStats stats_ ABSL_GUARDED_BY(mu_);

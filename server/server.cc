@@ -60,13 +60,32 @@ constexpr size_t kMaxDrainBytes = 64 * 1024 * 1024;
 
 std::chrono::steady_clock::duration ToChrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 
+// A request's method as a metrics label: the ones HTTP defines, anything else "other".
+std::string_view MethodLabel(std::string_view method) {
+  for (std::string_view known : {"GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"}) {
+    if (method == known) return known;
+  }
+  return "other";
+}
+
 class Connection;
 
 // What the listener and every connection share. Owned by ServerImpl; every connection is gone
 // before it is destroyed (Stop waits for them).
 struct ServerCore {
   ServerCore(Engine* engine, ServerOptions opts, server_internal::ApiOptions api_options, net::thread_pool& pool)
-      : options(std::move(opts)), api(engine, std::move(api_options)), blocking(pool), log(options.log) {}
+      : options(std::move(opts)),
+        api(engine, std::move(api_options)),
+        blocking(pool),
+        log(options.log),
+        requests(engine->metrics().AddCounterFamily("wake_http_requests_total",
+                                                    "HTTP requests answered, by method, route template and status.",
+                                                    {"method", "route", "status"})),
+        request_seconds(engine->metrics().AddHistogramFamily(
+            "wake_http_request_seconds",
+            "HTTP request latency (head read to response ready; event streams: to the stream opening), by "
+            "method and route template.",
+            {"method", "route"}, FastLatencyBuckets())) {}
 
   // False when the server is stopping: the caller closes the connection.
   bool Register(uint64_t id, const std::shared_ptr<Connection>& connection) {
@@ -85,6 +104,8 @@ struct ServerCore {
   ApiHandler api;
   net::thread_pool& blocking;
   const JsonLog log;
+  CounterFamily& requests;
+  HistogramFamily& request_seconds;
   std::atomic<uint64_t> next_connection_id{1};
 
   Mutex mu;
@@ -252,8 +273,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  // Logs the request and counts it in the metrics (before its response is written, so a client that
+  // has the response finds it counted).
   void LogRequest(const ApiResponse& response) {
-    const double ms = absl::ToDoubleMilliseconds(absl::Now() - started_);
+    const absl::Duration took = absl::Now() - started_;
+    const double ms = absl::ToDoubleMilliseconds(took);
+    // "none": answered before routing (no such route, a bad key, a malformed or oversized request).
+    const std::string_view route = response.route.empty() ? std::string_view("none") : response.route;
+    const std::string_view method = MethodLabel(method_);
+    core_->requests.WithLabels({method, route, std::to_string(response.status)}).Increment();
+    core_->request_seconds.WithLabels({method, route}).ObserveDuration(took);
     core_->log.Write(response.status >= 500 ? "error" : "info", "request",
                      {{"request_id", request_id_},
                       {"method", method_},

@@ -15,6 +15,8 @@
 //   GET    /v1/sessions/{id}/events        list (cursor pages; order, types[], created_at[..])
 //   POST   /v1/sessions/{id}/events        send {"events": [...]}: all or nothing
 //   GET    /v1/sessions/{id}/events/stream server-sent events
+//   GET    /metrics                        the Engine's metrics (Engine::metrics()) in the Prometheus
+//                                          text format 0.0.4 (content-type text/plain; version=0.0.4)
 // Lists answer {"data": [...], "next_page": cursor|null} (sessions add "prev_page"); pass the cursor
 // back as `?page=`. Errors are {"type":"error","error":{"type":...,"message":...}} with the usual
 // statuses (400 bad input, 401 no or wrong key, 404 unknown id or route, 405 wrong method, 409 a
@@ -40,6 +42,18 @@
 // Threads: `io_threads` Asio threads do only socket work; every Engine call (appends wait for fsync,
 // reads scan RocksDB) runs on a pool of `blocking_threads`. A stream holds no thread while it waits:
 // the subscription's notifier posts to the connection's strand, and the pool reads what is new.
+//
+// /metrics and the API key: with require_api_key, /metrics needs a key like every other request.
+// Metrics say how many sessions run, which routes are called and what fails; that is operational
+// information about the tenant's agents, and Prometheus sends a key without trouble
+// (`authorization: {type: Bearer, credentials: <key>}` in a scrape config), which the Bearer form
+// of the key check accepts. Without require_api_key it is open, as the rest of the API is.
+//
+// Metrics of the server itself (in the same registry): wake_http_requests_total{method,route,status}
+// and wake_http_request_seconds{method,route} (head read -> response ready; for an event stream, ->
+// the stream opening). `route` is the route's template with ids as {id} ("/v1/sessions/{id}/events"),
+// never the raw path; "none" for a request answered before it was routed (unknown route, missing or
+// wrong key, malformed or oversized request).
 //
 // Logs: one JSON object per line (to `log`, stderr by default): each request with its status,
 // duration, request id and session id; streams opened and closed; errors.

@@ -220,6 +220,7 @@ enum class Route {
   kSessionArchive,
   kEvents,
   kEventStream,
+  kMetrics,
 };
 
 struct Match {
@@ -230,6 +231,7 @@ struct Match {
 
 std::optional<Match> Resolve(const std::vector<std::string>& segments) {
   const size_t n = segments.size();
+  if (n == 1 && segments[0] == "metrics") return Match{Route::kMetrics, {"GET"}, ""};
   if (n < 2 || segments[0] != "v1") return std::nullopt;
   const std::string& collection = segments[1];
   const std::string id = n >= 3 ? segments[2] : "";
@@ -277,6 +279,19 @@ std::string_view ErrorType(int status) {
     case 429: return "rate_limit_error";
     default: return status >= 500 ? "api_error" : "invalid_request_error";
   }
+}
+
+// The route's template for metrics labels: the path with its ids (the matched id, and any segment
+// but the first with characters other than a-z, '-' and '.') replaced by {id}, so labels stay few.
+std::string RouteTemplate(const std::vector<std::string>& segments, const Match& match) {
+  std::string route;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& s = segments[i];
+    const bool word = std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '-' || c == '.'; });
+    const bool id = i > 0 && ((!match.id.empty() && s == match.id) || !word);
+    absl::StrAppend(&route, "/", id ? "{id}" : s);
+  }
+  return route;
 }
 
 absl::Status NoSuch(std::string_view what, std::string_view id) {
@@ -399,6 +414,7 @@ class ApiHandler::Call {
           ErrorResponse(405, absl::StrCat("method ", request_.method, " is not allowed on ", *path, " (allowed: ",
                                           absl::StrJoin(match->methods, ", "), ")"));
       response.headers.emplace_back("allow", absl::StrJoin(match->methods, ", "));
+      response.route = RouteTemplate(segments, *match);
       return response;
     }
     if (match->route >= Route::kSessions && !match->id.empty()) session_id_ = match->id;
@@ -408,9 +424,11 @@ class ApiHandler::Call {
       ApiResponse error = ErrorResponse(HttpStatusFor(response.status()), FromAbsl(response.status().message()),
                                         ErrorCodeOf(response.status()).value_or(""));
       error.session_id = session_id_;
+      error.route = RouteTemplate(segments, *match);
       return error;
     }
     response->session_id = session_id_;
+    response->route = RouteTemplate(segments, *match);
     return *std::move(response);
   }
 
@@ -450,6 +468,7 @@ class ApiHandler::Call {
       case Route::kSessionArchive: return ArchiveSession(id);
       case Route::kEvents: return get ? ListEvents(id) : SendEvents(id);
       case Route::kEventStream: return OpenStream(id);
+      case Route::kMetrics: return Metrics();
     }
     return absl::InternalError("unrouted request");
   }
@@ -1059,6 +1078,13 @@ class ApiHandler::Call {
     ApiResponse response;
     response.stream =
         std::make_unique<EventStream>(id, *std::move(subscription), include_internal, h_.open_streams_);
+    return response;
+  }
+
+  ApiResponse Metrics() {
+    ApiResponse response;
+    response.body = engine_.metrics().RenderPrometheus();
+    response.headers.emplace_back("content-type", std::string(MetricsRegistry::kContentType));
     return response;
   }
 

@@ -64,7 +64,8 @@ struct ApiResponse {
   std::string body;                                          // JSON (unless `stream`)
   std::vector<std::pair<std::string, std::string>> headers;  // beyond content-type, e.g. "allow"
   std::unique_ptr<EventStream> stream;                       // set: a 200 text/event-stream
-  // For the request's log line.
+  // For the request's log line and metrics.
+  std::string route;  // the matched route's template ("/v1/sessions/{id}/events"); "" when none matched
   std::string session_id;
   std::string error;  // the message of an error response
 };
