@@ -12,6 +12,9 @@
 //    the log says succeeded left exactly one line, one the log says was interrupted by the crash
 //    (rule 3: bash is not idempotent, so it is not re-run) left at most one;
 //  - `wakectl verify --all` finds nothing wrong with the store afterwards.
+// A session whose lease the killed waked held resumes only when that lease expires (the harness's
+// 60 s TTL: the restarted waked is another worker), so each round of kills puts only a few fresh
+// sessions in flight, and the test takes a little over a minute.
 //
 // usage (ctest passes both): restart_test --waked PATH --wakectl PATH [gtest flags]
 
