@@ -20,7 +20,9 @@
 // every session sends its next message as soon as its turn ends: a saturated closed loop, whose
 // latency is the queue's, sessions / throughput); --waked PATH serves from a waked process instead of
 // an in-process server (then CPU and RSS are waked's, tools included, and the client has its own
-// process; no malloc_trim in waked, so its RSS growth is an upper bound).
+// process; no malloc_trim in waked, so its RSS growth is an upper bound); --buffered opens the
+// in-process engine's log with Durability::kBuffered (acknowledged before fsync), to see how much of
+// a turn is waiting for the disk.
 //
 // usage: server_bench [--sessions N] [--turns T] [--idle-sessions S] [--workers W] [--think-ms MS]
 //                     [--workloads idle,tools,notool] [--waked PATH] [--dir DIR]
@@ -74,6 +76,7 @@ struct Flags {
   std::string dir = "/tmp/wake-server-bench";
   double think_ms = 0;  // each session waits uniform [0, 2 * think_ms] before each message
   std::string waked;    // serve from this waked binary (a process of its own) instead of in-process
+  bool buffered = false;  // in-process only: the log acknowledges before fsync (Durability::kBuffered)
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -295,9 +298,11 @@ class Stack {
     options.data_dir = stack->dir_ + "/data";
     options.hand_providers = {{"local", stack->local_.get()}};
     options.workers = flags.workers;
+    if (flags.buffered) options.durability = Durability::kBuffered;
     auto engine = Engine::Open(std::move(options));
     if (!engine.ok()) return Fail("engine", engine.status());
     stack->engine_ = *std::move(engine);
+    stack->buffered_ = flags.buffered;
     ServerOptions server_options;
     server_options.max_sse_subscribers = 4096;
     server_options.log = [](std::string_view) {};  // formatted, then dropped (waked writes it to stderr)
@@ -362,7 +367,9 @@ class Stack {
   void Trim() const {
     if (pid_ <= 0) malloc_trim(0);
   }
-  const char* where() const { return pid_ > 0 ? "waked process" : "in-process server"; }
+  const char* where() const {
+    return pid_ > 0 ? "waked process" : buffered_ ? "in-process server, buffered log" : "in-process server";
+  }
 
  private:
   Stack() = default;
@@ -448,6 +455,7 @@ class Stack {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Server> server_;
   pid_t pid_ = -1;
+  bool buffered_ = false;
 };
 
 struct TurnSample {
@@ -618,6 +626,8 @@ int main(int argc, char** argv) {
       flags.workloads = argv[++i];
     } else if (arg == "--think-ms" && has_value) {
       flags.think_ms = std::stod(argv[++i]);
+    } else if (arg == "--buffered") {
+      flags.buffered = true;
     } else if (arg == "--waked" && has_value) {
       flags.waked = argv[++i];
     } else if (arg == "--dir" && has_value) {
@@ -625,7 +635,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: server_bench [--sessions N] [--turns T] [--idle-sessions S] [--workers W]\n"
-                   "                    [--think-ms MS] [--workloads idle,tools,notool] [--waked PATH] [--dir DIR]\n");
+                   "                    [--think-ms MS] [--workloads idle,tools,notool] [--waked PATH | --buffered]\n"
+                   "                    [--dir DIR]\n");
       return 2;
     }
   }
