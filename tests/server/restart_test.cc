@@ -73,6 +73,7 @@ constexpr size_t kMaxRounds = 20;
 constexpr absl::Duration kStartTimeout = absl::Seconds(30);
 constexpr absl::Duration kTriggerTimeout = absl::Seconds(120);
 constexpr absl::Duration kFinishTimeout = absl::Seconds(240);
+
 // The only place that knows waked's command line (API key options are changing: waked with
 // --no-auth in its usage serves without keys when given it; an older waked serves without keys when
 // given none).
