@@ -149,7 +149,7 @@ class Engine::Impl {
     while (true) {
       ASSIGN_OR_RETURN(SessionPage page, log_->ListSessions(list));
       for (const SessionInfo& s : page.sessions) {
-        if (s.status == "running" || s.status == "rescheduling") Schedule(s.id);
+        if (s.status == "running" || s.status == "rescheduling" || AwaitsWake(s)) Schedule(s.id);
       }
       if (page.next_cursor.empty()) break;
       list.after_session_id = page.next_cursor;
@@ -158,6 +158,27 @@ class Engine::Impl {
   }
 
   ~Impl() { Shutdown(); }
+
+  // Whether an idle session has a client event no harness has answered yet: the last process died
+  // after acknowledging it (a user.message, say) but before the harness's first append marked the
+  // session running. Without a wake it would wait forever for a turn the client was promised. The
+  // hand's own bookkeeping (wake.hand_*, appended at the head at any time) does not count as an answer.
+  bool AwaitsWake(const SessionInfo& s) {
+    static constexpr uint64_t kLookBack = 16;
+    if (s.status != "idle" || s.archived_at || s.next_seq <= 1) return false;
+    ReadOptions read;
+    read.from_seq = s.next_seq > kLookBack ? s.next_seq - kLookBack : 1;
+    absl::StatusOr<std::vector<Event>> tail = log_->Read(s.id, read);
+    if (!tail.ok()) return false;
+    for (auto it = tail->rbegin(); it != tail->rend(); ++it) {
+      if (it->type == EventType::kHandProvisioned || it->type == EventType::kHandLost ||
+          it->type == EventType::kHandReleased) {
+        continue;
+      }
+      return IsClientEvent(it->type);
+    }
+    return false;
+  }
 
   // --- agents -------------------------------------------------------------------------------------
 
