@@ -203,7 +203,11 @@ struct EngineOptions {
   absl::Duration idle_hand_release = absl::Minutes(10);
   // How long Shutdown waits for running turns to reach a safe point.
   absl::Duration shutdown_grace = absl::Seconds(10);
-  HarnessOptions harness;  // worker_id, lease ttl, retries, compaction; clock
+  // worker_id, lease ttl, retries, compaction; clock. Keep worker_id the same across restarts of the
+  // process that owns the data dir (one process at a time can: the store is locked): the leases of
+  // sessions it was running when it died are then its own and are taken over at once on the next
+  // Open; under a new id they block those sessions until they expire (the lease ttl).
+  HarnessOptions harness;
   // Overrides the brain choice (tests, embedders with their own clients): called per wake with the
   // agent's model. Not owned brains; empty: BrainForModel.
   std::function<absl::StatusOr<Brain*>(std::string_view model)> brain_override;

@@ -165,7 +165,12 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir;
   options.workers = flags.workers;
   options.default_backend = flags.default_backend;
-  options.harness.worker_id = absl::StrCat("waked-", getpid());
+  // The same worker id on every start: the RocksDB lock already makes this process the data dir's only
+  // writer, so a lease held under this id can only be a dead predecessor's, and the sessions it was
+  // running are taken over at once after a crash instead of after the lease's ttl.
+  char hostname[256] = {};
+  gethostname(hostname, sizeof(hostname) - 1);
+  options.harness.worker_id = absl::StrCat("waked@", hostname);
   std::vector<std::unique_ptr<wake::HandProvider>> providers;
 #if defined(WAKE_WITH_LOCAL_HAND)
   {
