@@ -544,6 +544,9 @@ class ServerImpl final : public Server {
           if (std::shared_ptr<Connection> connection = weak.lock()) open.push_back(std::move(connection));
         }
       }
+      // A request following a turn (A2A message/send) holds its connection until the turn ends:
+      // end those waits, or the wait for the connections below could last as long as a turn.
+      core_->api.CancelWaits();
       for (const auto& connection : open) connection->Close();
       open.clear();
       // Connections end on the io threads (their handlers complete as aborted) and, with them, their

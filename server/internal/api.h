@@ -36,11 +36,22 @@ struct ApiRequest {
   std::string_view Header(std::string_view name) const;
 };
 
-// A live event stream for one client: where the frames come from, and which events it shows.
+// How a stream turns a session's events into SSE frames: the Managed Agents event frames
+// (/v1/sessions/{id}/events/stream) or A2A's JSON-RPC responses (a2a.h). Called on one thread at a
+// time (the connection's strand), so it may keep state.
+class StreamFramer {
+ public:
+  virtual ~StreamFramer() = default;
+  // The frames for `events` (in log order), each ending in a blank line. Sets *ended once the
+  // stream's last frame has been produced; later events are dropped.
+  virtual std::string Frames(const std::vector<Event>& events, bool* ended) = 0;
+};
+
+// A live event stream for one client: where the events come from, and how they are framed.
 class EventStream {
  public:
-  EventStream(std::string session_id, std::unique_ptr<Subscription> subscription, bool include_internal,
-              std::shared_ptr<std::atomic<size_t>> open_streams);
+  EventStream(std::string session_id, std::unique_ptr<Subscription> subscription,
+              std::unique_ptr<StreamFramer> framer, std::shared_ptr<std::atomic<size_t>> open_streams);
   ~EventStream();  // frees the stream's place under max_sse_subscribers
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
@@ -48,14 +59,15 @@ class EventStream {
   const std::string& session_id() const { return session_id_; }
   Subscription& subscription() { return *subscription_; }
 
-  // The SSE frames of `events` (those the stream shows), each `event: <type>\nid: <id>\ndata: <json>\n\n`.
-  // Sets *ended once a session.status_terminated has been framed; later events are dropped.
-  std::string Frames(const std::vector<Event>& events, bool* ended) const;
+  // The SSE frames of `events` (see StreamFramer::Frames). For the Managed Agents stream:
+  // `event: <type>\nid: <id>\ndata: <json>\n\n` per event it shows, ended after
+  // session.status_terminated.
+  std::string Frames(const std::vector<Event>& events, bool* ended) { return framer_->Frames(events, ended); }
 
  private:
   const std::string session_id_;
   std::unique_ptr<Subscription> subscription_;
-  const bool include_internal_;
+  std::unique_ptr<StreamFramer> framer_;
   std::shared_ptr<std::atomic<size_t>> open_streams_;
 };
 
@@ -84,11 +96,17 @@ struct ApiOptions {
   size_t max_sse_subscribers = 1024;
 };
 
+class A2aEndpoint;
+
 class ApiHandler {
  public:
   ApiHandler(Engine* engine, ApiOptions options);
+  ~ApiHandler();
 
   ApiResponse Handle(const ApiRequest& request);
+  // Ends the waits of requests that follow a turn (A2A message/send) and refuses new ones: the
+  // server calls it as it stops, so that no request holds it up until a turn ends.
+  void CancelWaits();
 
  private:
   class Call;  // one request being handled
@@ -96,6 +114,7 @@ class ApiHandler {
   Engine* const engine_;
   const ApiOptions options_;
   std::shared_ptr<std::atomic<size_t>> open_streams_;
+  std::unique_ptr<A2aEndpoint> a2a_;  // the A2A routes (a2a.h)
 };
 
 }  // namespace wake::server_internal
