@@ -35,10 +35,12 @@ constexpr MethodName kMethods[] = {
     {"SendStreamingMessage", A2aDialect::kV10, A2aMethod::kStreamMessage},
     {"GetTask", A2aDialect::kV10, A2aMethod::kGetTask},
     {"CancelTask", A2aDialect::kV10, A2aMethod::kCancelTask},
+    {"SubscribeToTask", A2aDialect::kV10, A2aMethod::kSubscribe},
     {"message/send", A2aDialect::kV03, A2aMethod::kSendMessage},
     {"message/stream", A2aDialect::kV03, A2aMethod::kStreamMessage},
     {"tasks/get", A2aDialect::kV03, A2aMethod::kGetTask},
     {"tasks/cancel", A2aDialect::kV03, A2aMethod::kCancelTask},
+    {"tasks/resubscribe", A2aDialect::kV03, A2aMethod::kSubscribe},
 };
 
 std::string_view StateName(A2aTaskState state, A2aDialect dialect) {
@@ -100,20 +102,33 @@ std::string Wrapped(std::string_view v10_field, std::string json, A2aDialect dia
   return absl::StrCat("{\"", ToAbsl(v10_field), "\":", json, "}");
 }
 
-// The frames of message/stream: JSON-RPC responses (all with the request's id) as SSE `data:`
-// lines. The subscription starts at the task's user.message: the task (submitted), then working,
-// each agent.message's text as an artifact update, and the final status, after which it ends.
+// The frames of message/stream and tasks/resubscribe: JSON-RPC responses (all with the request's
+// id) as SSE `data:` lines. The task as it stands (for message/stream, the subscription starts at
+// the task's user.message: submitted), a working status update, each agent.message's text as an
+// artifact update, and the final status, after which the stream ends.
 class A2aStreamFramer final : public StreamFramer {
  public:
-  A2aStreamFramer(std::string id_json, A2aDialect dialect, std::string session_id)
-      : id_json_(std::move(id_json)), dialect_(dialect), session_id_(std::move(session_id)) {}
+  // `turn`: the task as seen so far (a resubscription), or nullopt when the first event is its
+  // user.message.
+  A2aStreamFramer(std::string id_json, A2aDialect dialect, std::string session_id, std::optional<A2aTurn> turn)
+      : id_json_(std::move(id_json)),
+        dialect_(dialect),
+        session_id_(std::move(session_id)),
+        turn_(std::move(turn)),
+        working_sent_(turn_ && turn_->state() != A2aTaskState::kSubmitted) {}
 
   std::string Frames(const std::vector<Event>& events, bool* ended) override {
     std::string frames;
+    // The first call comes as the stream opens, with what is there already (maybe nothing).
+    if (turn_ && !opened_) {
+      opened_ = true;
+      Add(frames, Wrapped("task", turn_->TaskJson(dialect_), dialect_));
+    }
     for (const Event& e : events) {
       if (*ended) break;
       if (!turn_) {
         turn_.emplace(session_id_, e);
+        opened_ = true;
         Add(frames, Wrapped("task", turn_->TaskJson(dialect_), dialect_));
         continue;
       }
@@ -162,7 +177,8 @@ class A2aStreamFramer final : public StreamFramer {
   const A2aDialect dialect_;
   const std::string session_id_;
   std::optional<A2aTurn> turn_;
-  bool working_sent_ = false;
+  bool opened_ = false;
+  bool working_sent_;
 };
 
 }  // namespace
@@ -202,8 +218,9 @@ A2aDecoded DecodeA2aRequest(std::string_view body, std::string_view session_id) 
   if (known == nullptr) {
     return fail(kA2aMethodNotFound,
                 absl::StrCat("method not found: ", ToAbsl(method),
-                             " (this agent serves SendMessage, SendStreamingMessage, GetTask, CancelTask and their "
-                             "v0.3 names message/send, message/stream, tasks/get, tasks/cancel)"));
+                             " (this agent serves SendMessage, SendStreamingMessage, GetTask, CancelTask, "
+                             "SubscribeToTask and their v0.3 names message/send, message/stream, tasks/get, "
+                             "tasks/cancel, tasks/resubscribe)"));
   }
   A2aCall& call = out.call;
   call.dialect = known->dialect;
@@ -211,7 +228,8 @@ A2aDecoded DecodeA2aRequest(std::string_view body, std::string_view session_id) 
   dom::object params;
   if (request["params"].get_object().get(params)) return fail(kA2aInvalidParams, "params: must be an object");
 
-  if (call.method == A2aMethod::kGetTask || call.method == A2aMethod::kCancelTask) {
+  if (call.method == A2aMethod::kGetTask || call.method == A2aMethod::kCancelTask ||
+      call.method == A2aMethod::kSubscribe) {
     std::string_view task_id;
     if (params["id"].get_string().get(task_id) || task_id.empty()) {
       return fail(kA2aInvalidParams, "params.id: must be the task's id");
@@ -457,6 +475,7 @@ absl::StatusOr<ApiResponse> A2aEndpoint::Rpc(const std::string& session_id, cons
     case A2aMethod::kStreamMessage: return Stream(session_id, decoded.call);
     case A2aMethod::kGetTask: return GetTask(session_id, decoded.call);
     case A2aMethod::kCancelTask: return CancelTask(session_id, decoded.call);
+    case A2aMethod::kSubscribe: return Subscribe(session_id, decoded.call);
   }
   return absl::InternalError("unrouted A2A method");
 }
@@ -472,6 +491,12 @@ Event UserMessage(const std::vector<std::string>& texts) {
     user.content.push_back(std::move(block));
   }
   return user;
+}
+
+A2aError NoSuchTask(std::string_view session_id, std::string_view task_id) {
+  return A2aError{kA2aTaskNotFound,
+                  absl::StrCat("no task ", ToAbsl(task_id), " in session ", ToAbsl(session_id),
+                               " (a task's id is the id of the user.message it started)")};
 }
 
 ApiResponse RpcError(const A2aCall& call, const A2aError& error) {
@@ -496,31 +521,57 @@ ApiResponse A2aEndpoint::Send(const std::string& session_id, const A2aCall& call
 
 ApiResponse A2aEndpoint::Stream(const std::string& session_id, const A2aCall& call) {
   // The stream's place is taken before anything is appended: a refused stream leaves no message.
-  if (open_streams_->fetch_add(1) >= max_streams_) {
-    open_streams_->fetch_sub(1);
-    return RpcError(call, A2aError{kA2aInternalError, absl::StrCat("too many event streams are open (", max_streams_,
-                                                                   "): close one and retry")});
-  }
+  if (!TakeStreamPlace()) return RpcError(call, TooManyStreams());
   absl::StatusOr<std::vector<Event>> stored = engine_->SendEvents(session_id, {UserMessage(call.texts)});
   if (!stored.ok()) {
     open_streams_->fetch_sub(1);
     return RpcError(call, ErrorFor(stored.status()));
   }
   // From the user.message itself: the framer opens with the task it starts.
-  absl::StatusOr<std::unique_ptr<Subscription>> subscription = engine_->Subscribe(session_id, stored->front().seq);
+  return OpenStream(session_id, call, stored->front().seq, std::nullopt);
+}
+
+ApiResponse A2aEndpoint::Subscribe(const std::string& session_id, const A2aCall& call) {
+  absl::StatusOr<std::optional<FoundTask>> found = FindTask(session_id, call.task_id);
+  if (!found.ok()) return RpcError(call, ErrorFor(found.status()));
+  if (!*found) return RpcError(call, NoSuchTask(session_id, call.task_id));
+  if ((*found)->turn.ended()) {
+    return RpcError(call, A2aError{kA2aUnsupportedOperation,
+                                   absl::StrCat("task ", call.task_id, " has ended (",
+                                                ToAbsl(StateName((*found)->turn.state(), A2aDialect::kV03)),
+                                                "): there is nothing to follow; read it with GetTask")});
+  }
+  if (!TakeStreamPlace()) return RpcError(call, TooManyStreams());
+  return OpenStream(session_id, call, (*found)->next_seq, std::move((*found)->turn));
+}
+
+ApiResponse A2aEndpoint::OpenStream(const std::string& session_id, const A2aCall& call, uint64_t from_seq,
+                                    std::optional<A2aTurn> turn) {
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = engine_->Subscribe(session_id, from_seq);
   if (!subscription.ok()) {
     open_streams_->fetch_sub(1);
     return RpcError(call, ErrorFor(subscription.status()));
   }
   ApiResponse response;
   response.stream = std::make_unique<EventStream>(
-      session_id, *std::move(subscription), std::make_unique<A2aStreamFramer>(call.id_json, call.dialect, session_id),
-      open_streams_);
+      session_id, *std::move(subscription),
+      std::make_unique<A2aStreamFramer>(call.id_json, call.dialect, session_id, std::move(turn)), open_streams_);
   return response;
 }
 
-absl::StatusOr<std::optional<std::pair<A2aTurn, uint64_t>>> A2aEndpoint::FindTask(const std::string& session_id,
-                                                                                   std::string_view task_id) {
+bool A2aEndpoint::TakeStreamPlace() {
+  if (open_streams_->fetch_add(1) < max_streams_) return true;
+  open_streams_->fetch_sub(1);
+  return false;
+}
+
+A2aError A2aEndpoint::TooManyStreams() const {
+  return A2aError{kA2aInternalError,
+                  absl::StrCat("too many event streams are open (", max_streams_, "): close one and retry")};
+}
+
+absl::StatusOr<std::optional<A2aEndpoint::FoundTask>> A2aEndpoint::FindTask(const std::string& session_id,
+                                                                           std::string_view task_id) {
   if (!ParseId(kEventIdPrefix, task_id).ok()) return std::nullopt;
   std::optional<A2aTurn> turn;
   uint64_t from = 1;
@@ -537,26 +588,26 @@ absl::StatusOr<std::optional<std::pair<A2aTurn, uint64_t>>> A2aEndpoint::FindTas
         turn.emplace(session_id, e);
       } else {
         turn->Apply(e);
-        if (turn->ended()) return std::make_pair(*std::move(turn), e.seq + 1);
+        if (turn->ended()) return FoundTask{*std::move(turn), e.seq + 1};
       }
     }
     from = batch.back().seq + 1;
   }
   if (!turn) return std::nullopt;
-  return std::make_pair(*std::move(turn), from);
+  return FoundTask{*std::move(turn), from};
 }
 
 ApiResponse A2aEndpoint::GetTask(const std::string& session_id, const A2aCall& call) {
-  absl::StatusOr<std::optional<std::pair<A2aTurn, uint64_t>>> found = FindTask(session_id, call.task_id);
+  absl::StatusOr<std::optional<FoundTask>> found = FindTask(session_id, call.task_id);
   if (!found.ok()) return RpcError(call, ErrorFor(found.status()));
-  if (!*found) return RpcError(call, A2aError{kA2aTaskNotFound, absl::StrCat("no task ", call.task_id, " in session ", session_id)});
-  return RpcOk(A2aResult(call.id_json, (*found)->first.TaskJson(call.dialect)));
+  if (!*found) return RpcError(call, NoSuchTask(session_id, call.task_id));
+  return RpcOk(A2aResult(call.id_json, (*found)->turn.TaskJson(call.dialect)));
 }
 
 ApiResponse A2aEndpoint::CancelTask(const std::string& session_id, const A2aCall& call) {
-  absl::StatusOr<std::optional<std::pair<A2aTurn, uint64_t>>> found = FindTask(session_id, call.task_id);
+  absl::StatusOr<std::optional<FoundTask>> found = FindTask(session_id, call.task_id);
   if (!found.ok()) return RpcError(call, ErrorFor(found.status()));
-  if (!*found) return RpcError(call, A2aError{kA2aTaskNotFound, absl::StrCat("no task ", call.task_id, " in session ", session_id)});
+  if (!*found) return RpcError(call, NoSuchTask(session_id, call.task_id));
   auto& [turn, next_seq] = **found;
   if (turn.ended()) {
     return RpcError(call, A2aError{kA2aTaskNotCancelable,

@@ -6,9 +6,9 @@
 //
 // Two protocol versions are served on the same URL, told apart by the method name (the names are
 // disjoint, so no A2A-Version header is needed): A2A v1.0 (SendMessage, SendStreamingMessage,
-// GetTask, CancelTask; proto-JSON shapes: {"task": ...} results, "ROLE_USER", "TASK_STATE_COMPLETED",
+// GetTask, CancelTask, SubscribeToTask; proto-JSON shapes: {"task": ...} results, "ROLE_USER", "TASK_STATE_COMPLETED",
 // parts {"text": ...}) as npm @a2a-js/sdk 1.x speaks it by default, and v0.3 (message/send,
-// message/stream, tasks/get, tasks/cancel; "kind"-tagged shapes, "completed", final=true) as older
+// message/stream, tasks/get, tasks/cancel, tasks/resubscribe; "kind"-tagged shapes, "completed", final=true) as older
 // clients and @a2a-js/sdk's compat layer speak it. The card lists both interfaces, and also carries
 // the v0.3 top-level `url`/`protocolVersion`/`preferredTransport` so a v0.3-only client finds it.
 //
@@ -20,9 +20,19 @@
 // for a tool confirmation or a custom tool result (which A2A cannot carry; the status message says
 // to answer through /v1/sessions/{id}/events). Non-text parts are refused (-32005).
 //
+// message/send waits for the turn's end (up to 5 minutes; then it answers the task as it stands,
+// working, and tasks/get follows it). The streams (message/stream, and tasks/resubscribe for a task
+// that has not ended) are SSE `data:` lines, each a JSON-RPC response with the request's id: the
+// task, a working status update, each agent.message's text as an artifact update as it is appended,
+// then the final status (v0.3: final=true), after which the stream ends.
+//
+// A task is a turn of the session, so a message naming a taskId (to continue one) is refused: a turn
+// waiting for a tool confirmation or a custom tool result is answered through the session API.
+//
 // Errors are JSON-RPC errors with HTTP 200: -32700 unparsable JSON, -32600 not a JSON-RPC request,
 // -32601 unknown method, -32602 bad params, -32001 no such task, -32002 the task has ended and
-// cannot be canceled, -32005 a part that is not text, -32603 the engine's trouble. Nothing is
+// cannot be canceled, -32004 a subscription to a task that has ended, -32005 a part that is not
+// text, -32603 the engine's trouble. Nothing is
 // appended on any error. An unknown session is HTTP 404 (there is no agent at that URL).
 
 #include <atomic>
@@ -42,7 +52,7 @@
 namespace wake::server_internal {
 
 enum class A2aDialect { kV03, kV10 };
-enum class A2aMethod { kSendMessage, kStreamMessage, kGetTask, kCancelTask };
+enum class A2aMethod { kSendMessage, kStreamMessage, kGetTask, kCancelTask, kSubscribe };
 
 // JSON-RPC 2.0 and A2A error codes.
 inline constexpr int kA2aParseError = -32700;
@@ -52,6 +62,7 @@ inline constexpr int kA2aInvalidParams = -32602;
 inline constexpr int kA2aInternalError = -32603;
 inline constexpr int kA2aTaskNotFound = -32001;
 inline constexpr int kA2aTaskNotCancelable = -32002;
+inline constexpr int kA2aUnsupportedOperation = -32004;
 inline constexpr int kA2aContentTypeNotSupported = -32005;
 
 struct A2aError {
@@ -66,7 +77,7 @@ struct A2aCall {
   A2aMethod method = A2aMethod::kSendMessage;
   std::vector<std::string> texts;   // send/stream: the message's text parts, in order
   bool return_immediately = false;  // send: v1.0 configuration.returnImmediately / v0.3 !blocking
-  std::string task_id;              // get/cancel
+  std::string task_id;              // get/cancel/subscribe
 };
 
 // Decodes a JSON-RPC request for the agent of `session_id` (a message naming another contextId is
@@ -140,11 +151,22 @@ class A2aEndpoint {
   ApiResponse Stream(const std::string& session_id, const A2aCall& call);
   ApiResponse GetTask(const std::string& session_id, const A2aCall& call);
   ApiResponse CancelTask(const std::string& session_id, const A2aCall& call);
+  ApiResponse Subscribe(const std::string& session_id, const A2aCall& call);
+  // Opens an SSE stream of `turn` from `from_seq` (the task's user.message, or with `turn` given,
+  // the first event after those it has seen). The caller has taken the stream's place.
+  ApiResponse OpenStream(const std::string& session_id, const A2aCall& call, uint64_t from_seq,
+                         std::optional<A2aTurn> turn);
+  // Takes a place under max_streams (false: all are taken).
+  bool TakeStreamPlace();
+  A2aError TooManyStreams() const;
   // Follows `turn` from `from_seq` until it ends, max_wait passes or CancelWaits() is called.
   absl::Status Wait(const std::string& session_id, uint64_t from_seq, A2aTurn& turn);
-  // The task `task_id` of the session, with its user.message's seq; nullopt when there is none.
-  absl::StatusOr<std::optional<std::pair<A2aTurn, uint64_t>>> FindTask(const std::string& session_id,
-                                                                        std::string_view task_id);
+  // The task `task_id` of the session as its events show it so far; nullopt when there is none.
+  struct FoundTask {
+    A2aTurn turn;
+    uint64_t next_seq = 0;  // the first event after those applied to `turn`
+  };
+  absl::StatusOr<std::optional<FoundTask>> FindTask(const std::string& session_id, std::string_view task_id);
 
   Engine* const engine_;
   const size_t max_streams_;

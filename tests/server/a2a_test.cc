@@ -4,6 +4,8 @@
 // tasks/cancel, the ends a turn can have (failed, input-required, canceled), every JSON-RPC error
 // (with nothing appended), unknown sessions, API keys, and a server that stops while a send waits.
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <thread>
 
@@ -55,7 +57,11 @@ class A2aTest : public ::testing::Test {
   ServerOptions Options() {
     ServerOptions options;
     options.blocking_threads = 4;
-    options.log = [](std::string_view) {};
+    options.log = [this](std::string_view line) {
+      MutexLock lock(&log_mu_);
+      log_.emplace_back(line);
+      log_mu_.SignalAll();
+    };
     return options;
   }
 
@@ -149,6 +155,8 @@ class A2aTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<HttpClient> client_;
+  Mutex log_mu_;
+  std::vector<std::string> log_ ABSL_GUARDED_BY(log_mu_);
 };
 
 TEST_F(A2aTest, TheAgentCardDescribesTheSessionsEndpoint) {
@@ -341,6 +349,60 @@ TEST_F(A2aTest, CancelTaskInterruptsTheTurn) {
   ExpectRpcError(Rpc(session, Request("tasks/cancel", absl::StrCat(R"({"id":")", task, R"("})"))), -32002);
 }
 
+TEST_F(A2aTest, ResubscribeFollowsARunningTaskToItsEnd) {
+  // The tool blocks on a FIFO until the test writes to it, so the task is running while the
+  // subscription opens.
+  const std::string fifo = dir_ + "/go";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string session = Session(
+      absl::StrCat(R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"cat )", fifo,
+                   R"("}}]},{"text":"done"}]})"),
+      R"([{"type":"agent_toolset_20260401"}])");
+  absl::StatusOr<std::unique_ptr<Subscription>> follow = engine_->Subscribe(session, 1);
+  ASSERT_TRUE(follow.ok()) << follow.status();
+  HttpResponse sent = Rpc(session, Request("message/send", absl::StrCat(R"({"message":{"role":"user","parts":[{"kind":"text","text":"go"}]},"configuration":{"blocking":false}})")));
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  const std::string task = sent.Str("/result/id");
+  bool started = false;
+  while (!started) {
+    absl::StatusOr<std::vector<Event>> batch = (*follow)->Next(64, absl::Now() + absl::Seconds(60));
+    ASSERT_TRUE(batch.ok() && !batch->empty());
+    for (const Event& e : *batch) started |= e.type == EventType::kToolStarted;
+  }
+  HttpResponse stream;
+  std::thread subscriber([&] {
+    stream = Rpc(session, Request("tasks/resubscribe", absl::StrCat(R"({"id":")", task, R"("})"), "3"));
+  });
+  bool opened = false;
+  {
+    // The server logs a request once its answer (here: the stream's subscription) exists.
+    MutexLock lock(&log_mu_);
+    opened = log_mu_.AwaitWithDeadline(
+        [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(log_mu_) {
+          size_t a2a = 0;
+          for (const std::string& line : log_) a2a += absl::StrContains(line, "\"target\":\"/a2a/") ? 1 : 0;
+          return a2a == 2;
+        },
+        absl::Now() + absl::Seconds(60));
+  }
+  std::ofstream(fifo) << "go\n";  // the tool ends (and with it the turn) either way
+  subscriber.join();
+  ASSERT_TRUE(opened);
+  ASSERT_EQ(stream.status, 200) << stream.body;
+  std::vector<HttpResponse> results = SseResults(stream.body);
+  ASSERT_GE(results.size(), 3u) << stream.body;
+  EXPECT_EQ(results[0].Str("/result/kind"), "task");
+  EXPECT_EQ(results[0].Str("/result/status/state"), "working");
+  EXPECT_EQ(results[0].Str("/result/artifacts/0/parts/0/text"), "waiting");
+  EXPECT_EQ(results[1].Str("/result/kind"), "artifact-update");
+  EXPECT_EQ(results[1].Str("/result/artifact/parts/0/text"), "done");
+  EXPECT_TRUE(results[1].json()["result"]["append"].get_bool().value());
+  EXPECT_EQ(results.back().Str("/result/status/state"), "completed");
+  EXPECT_TRUE(results.back().json()["result"]["final"].get_bool().value());
+  // Once it has ended there is nothing to follow.
+  ExpectRpcError(Rpc(session, Request("SubscribeToTask", absl::StrCat(R"({"id":")", task, R"("})"))), -32004);
+}
+
 TEST_F(A2aTest, BadRequestsAreJsonRpcErrorsAndAppendNothing) {
   const std::string session = Session();
   const size_t before = Events(session).size();
@@ -349,7 +411,8 @@ TEST_F(A2aTest, BadRequestsAreJsonRpcErrorsAndAppendNothing) {
   ExpectRpcError(Rpc(session, R"({"jsonrpc":"1.0","id":7,"method":"SendMessage","params":{}})"), -32600);
   ExpectRpcError(Rpc(session, R"({"jsonrpc":"2.0","id":7,"params":{}})"), -32600);
   ExpectRpcError(Rpc(session, R"({"jsonrpc":"2.0","id":{"x":1},"method":"SendMessage","params":{}})"), -32600, "null");
-  ExpectRpcError(Rpc(session, Request("tasks/resubscribe", "{}")), -32601);
+  ExpectRpcError(Rpc(session, Request("tasks/pushNotificationConfig/set", "{}")), -32601);
+  ExpectRpcError(Rpc(session, Request("tasks/resubscribe", "{}")), -32602);
   ExpectRpcError(Rpc(session, Request("SendMessage", "[]")), -32602);
   ExpectRpcError(Rpc(session, Request("SendMessage", "{}")), -32602);
   ExpectRpcError(Rpc(session, Request("SendMessage", R"({"message":{"role":"ROLE_AGENT","parts":[{"text":"x"}]}})")),
