@@ -173,12 +173,43 @@ class A2aStreamFramer final : public StreamFramer {
     absl::StrAppend(&frames, "data: ", A2aResult(id_json_, result), "\n\n");
   }
 
+  std::string ErrorFrame(const absl::Status& status) override {
+    return absl::StrCat("data: ", A2aErrorResponse(id_json_, ErrorFor(status)), "\n\n");
+  }
+
   const std::string id_json_;
   const A2aDialect dialect_;
   const std::string session_id_;
   std::optional<A2aTurn> turn_;
   bool opened_ = false;
   bool working_sent_;
+};
+
+// The answer of message/send and tasks/cancel, a one-response stream: the task once its turn has
+// ended (or as it stands when the wait runs out).
+class A2aAnswerFramer final : public StreamFramer {
+ public:
+  // `wrap`: the v1.0 SendMessage result names its payload ({"task": ...}); CancelTask's is the task.
+  A2aAnswerFramer(std::string id_json, A2aDialect dialect, A2aTurn turn, bool wrap)
+      : id_json_(std::move(id_json)), dialect_(dialect), turn_(std::move(turn)), wrap_(wrap) {}
+
+  std::string Frames(const std::vector<Event>& events, bool* ended) override {
+    for (const Event& e : events) turn_.Apply(e);
+    if (!turn_.ended()) return "";
+    *ended = true;
+    return Unfinished();
+  }
+  std::string Unfinished() override {
+    std::string task = turn_.TaskJson(dialect_);
+    return A2aResult(id_json_, wrap_ ? Wrapped("task", std::move(task), dialect_) : task);
+  }
+  std::string ErrorFrame(const absl::Status& status) override { return A2aErrorResponse(id_json_, ErrorFor(status)); }
+
+ private:
+  const std::string id_json_;
+  const A2aDialect dialect_;
+  A2aTurn turn_;
+  const bool wrap_;
 };
 
 }  // namespace
@@ -508,15 +539,33 @@ ApiResponse RpcError(const A2aCall& call, const A2aError& error) {
 }  // namespace
 
 ApiResponse A2aEndpoint::Send(const std::string& session_id, const A2aCall& call) {
+  // Waiting holds a subscription like a stream does; its place is taken before anything is appended.
+  const bool wait = !call.return_immediately;
+  if (wait && !TakeStreamPlace()) return RpcError(call, TooManyStreams());
   absl::StatusOr<std::vector<Event>> stored = engine_->SendEvents(session_id, {UserMessage(call.texts)});
-  if (!stored.ok()) return RpcError(call, ErrorFor(stored.status()));
-  A2aTurn turn(session_id, stored->front());
-  if (!call.return_immediately) {
-    if (absl::Status waited = Wait(session_id, stored->front().seq + 1, turn); !waited.ok()) {
-      return RpcError(call, ErrorFor(waited));
-    }
+  if (!stored.ok()) {
+    if (wait) open_streams_->fetch_sub(1);
+    return RpcError(call, ErrorFor(stored.status()));
   }
-  return RpcOk(A2aResult(call.id_json, Wrapped("task", turn.TaskJson(call.dialect), call.dialect)));
+  A2aTurn turn(session_id, stored->front());
+  if (!wait) return RpcOk(A2aResult(call.id_json, Wrapped("task", turn.TaskJson(call.dialect), call.dialect)));
+  return AnswerWhenEnded(session_id, call, stored->front().seq + 1, std::move(turn));
+}
+
+ApiResponse A2aEndpoint::AnswerWhenEnded(const std::string& session_id, const A2aCall& call, uint64_t from_seq,
+                                         A2aTurn turn) {
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = engine_->Subscribe(session_id, from_seq);
+  if (!subscription.ok()) {
+    open_streams_->fetch_sub(1);
+    return RpcError(call, ErrorFor(subscription.status()));
+  }
+  const bool wrap = call.method == A2aMethod::kSendMessage;
+  ApiResponse response;
+  response.stream = std::make_unique<EventStream>(
+      session_id, *std::move(subscription),
+      std::make_unique<A2aAnswerFramer>(call.id_json, call.dialect, std::move(turn), wrap), open_streams_,
+      kMaxSendWait);
+  return response;
 }
 
 ApiResponse A2aEndpoint::Stream(const std::string& session_id, const A2aCall& call) {
@@ -614,43 +663,16 @@ ApiResponse A2aEndpoint::CancelTask(const std::string& session_id, const A2aCall
                                    absl::StrCat("task ", call.task_id, " has ended (", ToAbsl(StateName(turn.state(), A2aDialect::kV03)),
                                                 ") and cannot be canceled")});
   }
+  if (!TakeStreamPlace()) return RpcError(call, TooManyStreams());
   Event interrupt;
   interrupt.type = EventType::kUserInterrupt;
   absl::StatusOr<std::vector<Event>> stored = engine_->SendEvents(session_id, {std::move(interrupt)});
-  if (!stored.ok()) return RpcError(call, ErrorFor(stored.status()));
-  if (absl::Status waited = Wait(session_id, next_seq, turn); !waited.ok()) return RpcError(call, ErrorFor(waited));
-  return RpcOk(A2aResult(call.id_json, turn.TaskJson(call.dialect)));
-}
-
-absl::Status A2aEndpoint::Wait(const std::string& session_id, uint64_t from_seq, A2aTurn& turn) {
-  if (turn.ended()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::unique_ptr<Subscription> subscription, engine_->Subscribe(session_id, from_seq));
-  {
-    MutexLock lock(&mu_);
-    if (stopping_) return absl::OkStatus();  // the task as it stands
-    waiting_.insert(subscription.get());
+  if (!stored.ok()) {
+    open_streams_->fetch_sub(1);
+    return RpcError(call, ErrorFor(stored.status()));
   }
-  absl::Status status;
-  const absl::Time deadline = absl::Now() + kMaxSendWait;
-  while (!turn.ended()) {
-    absl::StatusOr<std::vector<Event>> batch = subscription->Next(kReadBatch, deadline);
-    if (absl::IsCancelled(batch.status())) break;  // the server is stopping
-    if (!batch.ok()) {
-      status = batch.status();
-      break;
-    }
-    if (batch->empty()) break;  // kMaxSendWait passed
-    for (const Event& e : *batch) turn.Apply(e);
-  }
-  MutexLock lock(&mu_);
-  waiting_.erase(subscription.get());
-  return status;
-}
-
-void A2aEndpoint::CancelWaits() {
-  MutexLock lock(&mu_);
-  stopping_ = true;
-  for (Subscription* subscription : waiting_) subscription->Cancel();
+  // The answer is the task once the interrupt has ended its turn.
+  return AnswerWhenEnded(session_id, call, next_seq, std::move(turn));
 }
 
 }  // namespace wake::server_internal

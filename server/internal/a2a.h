@@ -21,7 +21,8 @@
 // to answer through /v1/sessions/{id}/events). Non-text parts are refused (-32005).
 //
 // message/send waits for the turn's end (up to 5 minutes; then it answers the task as it stands,
-// working, and tasks/get follows it). The streams (message/stream, and tasks/resubscribe for a task
+// working, and tasks/get follows it), as does tasks/cancel after its user.interrupt; neither holds a
+// thread meanwhile (they are one-response EventStreams, api.h). The streams (message/stream, and tasks/resubscribe for a task
 // that has not ended) are SSE `data:` lines, each a JSON-RPC response with the request's id: the
 // task, a working status update, each agent.message's text as an artifact update as it is appended,
 // then the final status (v0.3: final=true), after which the stream ends.
@@ -39,13 +40,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "base/sync.h"
 #include "engine/engine.h"
 #include "server/internal/api.h"
 
@@ -141,10 +140,6 @@ class A2aEndpoint {
   // POST /a2a/{session_id}. NotFound for an unknown session; every other problem is a JSON-RPC error.
   absl::StatusOr<ApiResponse> Rpc(const std::string& session_id, const ApiRequest& request);
 
-  // Wakes every message/send waiting for its turn (each answers with the task as it stands) and
-  // refuses new waits: for the server's Stop, which must not wait for turns.
-  void CancelWaits();
-
  private:
 
   ApiResponse Send(const std::string& session_id, const A2aCall& call);
@@ -156,11 +151,12 @@ class A2aEndpoint {
   // the first event after those it has seen). The caller has taken the stream's place.
   ApiResponse OpenStream(const std::string& session_id, const A2aCall& call, uint64_t from_seq,
                          std::optional<A2aTurn> turn);
+  // Answers with `turn` once it ends (following it from `from_seq`), or as it stands after
+  // kMaxSendWait. The caller has taken the stream's place.
+  ApiResponse AnswerWhenEnded(const std::string& session_id, const A2aCall& call, uint64_t from_seq, A2aTurn turn);
   // Takes a place under max_streams (false: all are taken).
   bool TakeStreamPlace();
   A2aError TooManyStreams() const;
-  // Follows `turn` from `from_seq` until it ends, max_wait passes or CancelWaits() is called.
-  absl::Status Wait(const std::string& session_id, uint64_t from_seq, A2aTurn& turn);
   // The task `task_id` of the session as its events show it so far; nullopt when there is none.
   struct FoundTask {
     A2aTurn turn;
@@ -172,10 +168,6 @@ class A2aEndpoint {
   const size_t max_streams_;
   const std::shared_ptr<std::atomic<size_t>> open_streams_;
   const bool requires_api_key_;
-
-  Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::set<Subscription*> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace wake::server_internal

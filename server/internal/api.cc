@@ -297,13 +297,19 @@ std::string_view ApiRequest::Header(std::string_view name) const {
 }
 
 EventStream::EventStream(std::string session_id, std::unique_ptr<Subscription> subscription,
-                         std::unique_ptr<StreamFramer> framer, std::shared_ptr<std::atomic<size_t>> open_streams)
+                         std::unique_ptr<StreamFramer> framer, std::shared_ptr<std::atomic<size_t>> open_streams,
+                         absl::Duration one_response_within)
     : session_id_(std::move(session_id)),
       subscription_(std::move(subscription)),
       framer_(std::move(framer)),
-      open_streams_(std::move(open_streams)) {}
+      open_streams_(std::move(open_streams)),
+      one_response_within_(one_response_within) {}
 
 EventStream::~EventStream() { open_streams_->fetch_sub(1); }
+
+std::string StreamFramer::ErrorFrame(const absl::Status& status) {
+  return absl::StrCat("event: error\ndata: ", ErrorEnvelope(HttpStatusFor(status), FromAbsl(status.message())), "\n\n");
+}
 
 namespace {
 
@@ -973,8 +979,6 @@ ApiHandler::ApiHandler(Engine* engine, ApiOptions options)
                                          options_.require_api_key)) {}
 
 ApiHandler::~ApiHandler() = default;
-
-void ApiHandler::CancelWaits() { a2a_->CancelWaits(); }
 
 ApiResponse ApiHandler::Handle(const ApiRequest& request) {
   Call call(*this, request);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "engine/engine.h"
 #include "server/internal/auth.h"
 #include "storage/session_log.h"
@@ -43,15 +44,27 @@ class StreamFramer {
  public:
   virtual ~StreamFramer() = default;
   // The frames for `events` (in log order), each ending in a blank line. Sets *ended once the
-  // stream's last frame has been produced; later events are dropped.
+  // stream's last frame has been produced; later events are dropped. For a one-response stream
+  // (EventStream::one_response()), what the call that sets *ended returns is the response body.
   virtual std::string Frames(const std::vector<Event>& events, bool* ended) = 0;
+  // What reports a failed read (the stream ends with it): an SSE frame (by default
+  // `event: error` + the error envelope), or the body of a one-response stream.
+  virtual std::string ErrorFrame(const absl::Status& status);
+  // For a one-response stream whose wait ran out before its end: the body to answer with.
+  virtual std::string Unfinished() { return ""; }
 };
 
 // A live event stream for one client: where the events come from, and how they are framed.
+//
+// Most streams are SSE responses. A one-response stream (`one_response_within` > 0) is a request
+// that waits for events without holding a thread (A2A message/send waits for its turn): the
+// connection feeds events to the framer and writes one JSON response with the body Frames returned
+// as it ended, or Unfinished() once `one_response_within` has passed.
 class EventStream {
  public:
   EventStream(std::string session_id, std::unique_ptr<Subscription> subscription,
-              std::unique_ptr<StreamFramer> framer, std::shared_ptr<std::atomic<size_t>> open_streams);
+              std::unique_ptr<StreamFramer> framer, std::shared_ptr<std::atomic<size_t>> open_streams,
+              absl::Duration one_response_within = absl::ZeroDuration());
   ~EventStream();  // frees the stream's place under max_sse_subscribers
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
@@ -63,12 +76,17 @@ class EventStream {
   // `event: <type>\nid: <id>\ndata: <json>\n\n` per event it shows, ended after
   // session.status_terminated.
   std::string Frames(const std::vector<Event>& events, bool* ended) { return framer_->Frames(events, ended); }
+  std::string ErrorFrame(const absl::Status& status) { return framer_->ErrorFrame(status); }
+  std::string Unfinished() { return framer_->Unfinished(); }
+  bool one_response() const { return one_response_within_ > absl::ZeroDuration(); }
+  absl::Duration one_response_within() const { return one_response_within_; }
 
  private:
   const std::string session_id_;
   std::unique_ptr<Subscription> subscription_;
   std::unique_ptr<StreamFramer> framer_;
   std::shared_ptr<std::atomic<size_t>> open_streams_;
+  const absl::Duration one_response_within_;
 };
 
 struct ApiResponse {
@@ -104,9 +122,6 @@ class ApiHandler {
   ~ApiHandler();
 
   ApiResponse Handle(const ApiRequest& request);
-  // Ends the waits of requests that follow a turn (A2A message/send) and refuses new ones: the
-  // server calls it as it stops, so that no request holds it up until a turn ends.
-  void CancelWaits();
 
  private:
   class Call;  // one request being handled

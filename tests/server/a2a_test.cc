@@ -159,6 +159,18 @@ class A2aTest : public ::testing::Test {
   std::vector<std::string> log_ ABSL_GUARDED_BY(log_mu_);
 };
 
+// Waits until a wake.tool_started is in the session's log.
+void AwaitToolStarted(Engine& engine, const std::string& session) {
+  absl::StatusOr<std::unique_ptr<Subscription>> follow = engine.Subscribe(session, 1);
+  ASSERT_TRUE(follow.ok()) << follow.status();
+  bool started = false;
+  while (!started) {
+    absl::StatusOr<std::vector<Event>> batch = (*follow)->Next(64, absl::Now() + absl::Seconds(60));
+    ASSERT_TRUE(batch.ok() && !batch->empty());
+    for (const Event& e : *batch) started |= e.type == EventType::kToolStarted;
+  }
+}
+
 TEST_F(A2aTest, TheAgentCardDescribesTheSessionsEndpoint) {
   const std::string session = Session();
   HttpResponse card = client_->Get("/a2a/" + session + "/.well-known/agent-card.json");
@@ -327,18 +339,10 @@ TEST_F(A2aTest, CancelTaskInterruptsTheTurn) {
   const std::string session = Session(
       R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"sleep 60"}}]},{"text":"never"}]})",
       R"([{"type":"agent_toolset_20260401"}])");
-  // Follow the log to see the tool start, then cancel.
-  absl::StatusOr<std::unique_ptr<Subscription>> follow = engine_->Subscribe(session, 1);
-  ASSERT_TRUE(follow.ok()) << follow.status();
   HttpResponse r = Rpc(session, Request("SendMessage", V10Params("wait", R"({"returnImmediately":true})")));
   ASSERT_EQ(r.status, 200) << r.body;
   const std::string task = r.Str("/result/task/id");
-  bool started = false;
-  while (!started) {
-    absl::StatusOr<std::vector<Event>> batch = (*follow)->Next(64, absl::Now() + absl::Seconds(60));
-    ASSERT_TRUE(batch.ok() && !batch->empty());
-    for (const Event& e : *batch) started |= e.type == EventType::kToolStarted;
-  }
+  AwaitToolStarted(*engine_, session);
   HttpResponse canceled = Rpc(session, Request("tasks/cancel", absl::StrCat(R"({"id":")", task, R"("})")));
   ASSERT_EQ(canceled.status, 200) << canceled.body;
   EXPECT_EQ(canceled.Str("/result/id"), task);
@@ -358,17 +362,10 @@ TEST_F(A2aTest, ResubscribeFollowsARunningTaskToItsEnd) {
       absl::StrCat(R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"cat )", fifo,
                    R"("}}]},{"text":"done"}]})"),
       R"([{"type":"agent_toolset_20260401"}])");
-  absl::StatusOr<std::unique_ptr<Subscription>> follow = engine_->Subscribe(session, 1);
-  ASSERT_TRUE(follow.ok()) << follow.status();
   HttpResponse sent = Rpc(session, Request("message/send", absl::StrCat(R"({"message":{"role":"user","parts":[{"kind":"text","text":"go"}]},"configuration":{"blocking":false}})")));
   ASSERT_EQ(sent.status, 200) << sent.body;
   const std::string task = sent.Str("/result/id");
-  bool started = false;
-  while (!started) {
-    absl::StatusOr<std::vector<Event>> batch = (*follow)->Next(64, absl::Now() + absl::Seconds(60));
-    ASSERT_TRUE(batch.ok() && !batch->empty());
-    for (const Event& e : *batch) started |= e.type == EventType::kToolStarted;
-  }
+  AwaitToolStarted(*engine_, session);
   HttpResponse stream;
   std::thread subscriber([&] {
     stream = Rpc(session, Request("tasks/resubscribe", absl::StrCat(R"({"id":")", task, R"("})"), "3"));
@@ -471,20 +468,58 @@ TEST_F(A2aTest, EveryA2aRouteNeedsAnApiKey) {
   EXPECT_EQ(card.Str("/securitySchemes/apiKey/name"), "x-api-key");
 }
 
+TEST_F(A2aTest, WaitingSendsHoldNoThread) {
+  // One thread for every Engine call: two sends waiting for their turns (one per engine worker),
+  // and the API still answers.
+  ServerOptions options = Options();
+  options.blocking_threads = 1;
+  Start(options);
+  constexpr int kSends = 2;
+  std::vector<std::string> sessions, fifos;
+  for (int i = 0; i < kSends; ++i) {
+    fifos.push_back(absl::StrCat(dir_, "/go", i));
+    ASSERT_EQ(mkfifo(fifos.back().c_str(), 0600), 0);
+    sessions.push_back(Session(
+        absl::StrCat(R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"cat )",
+                     fifos.back(), R"("}}]},{"text":"released )", i, R"("}]})"),
+        R"([{"type":"agent_toolset_20260401"}])"));
+  }
+  std::vector<HttpResponse> answers(kSends);
+  std::vector<std::thread> senders;
+  for (int i = 0; i < kSends; ++i) {
+    senders.emplace_back([&, i] { answers[i] = Rpc(sessions[i], Request("SendMessage", V10Params("wait"))); });
+  }
+  for (const std::string& session : sessions) AwaitToolStarted(*engine_, session);
+  // The requests are in flight (their tools run); the single Engine thread is free for others.
+  HttpResponse listed = client_->Get("/v1/sessions");
+  EXPECT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.Size("/data"), static_cast<size_t>(kSends));
+  for (const std::string& fifo : fifos) std::ofstream(fifo) << "go\n";
+  for (std::thread& t : senders) t.join();
+  for (int i = 0; i < kSends; ++i) {
+    EXPECT_EQ(answers[i].Str("/result/task/status/state"), "TASK_STATE_COMPLETED") << answers[i].body;
+    EXPECT_EQ(answers[i].Str("/result/task/status/message/parts/1/text"), absl::StrCat("released ", i))
+        << answers[i].body;
+  }
+}
+
+TEST_F(A2aTest, AnArchivedSessionTakesNoMessage) {
+  const std::string session = Session();
+  ASSERT_EQ(client_->Post("/v1/sessions/" + session + "/archive", "").status, 200);
+  HttpResponse r = Rpc(session, Request("SendMessage", V10Params("ping")));
+  ExpectRpcError(r, -32603);
+  EXPECT_TRUE(absl::StrContains(r.Str("/error/message"), "archived")) << r.body;
+  ExpectRpcError(Rpc(session, Request("message/stream", V03Params("ping"))), -32603);
+  EXPECT_TRUE(Events(session).empty());
+}
+
 TEST_F(A2aTest, StoppingTheServerEndsASendThatWaitsForItsTurn) {
   const std::string session = Session(
       R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"sleep 120"}}]},{"text":"never"}]})",
       R"([{"type":"agent_toolset_20260401"}])");
-  absl::StatusOr<std::unique_ptr<Subscription>> follow = engine_->Subscribe(session, 1);
-  ASSERT_TRUE(follow.ok()) << follow.status();
   HttpResponse answer;
   std::thread sender([&] { answer = Rpc(session, Request("SendMessage", V10Params("wait"))); });
-  bool started = false;
-  while (!started) {
-    absl::StatusOr<std::vector<Event>> batch = (*follow)->Next(64, absl::Now() + absl::Seconds(60));
-    ASSERT_TRUE(batch.ok() && !batch->empty());
-    for (const Event& e : *batch) started |= e.type == EventType::kToolStarted;
-  }
+  AwaitToolStarted(*engine_, session);
   // Stop returns although the turn goes on (the test's timeout would catch a Stop that waited for it).
   server_->Stop();
   sender.join();
