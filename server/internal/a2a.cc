@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "schemas/event_json.h"
@@ -660,7 +659,8 @@ ApiResponse A2aEndpoint::CancelTask(const std::string& session_id, const A2aCall
   auto& [turn, next_seq] = **found;
   if (turn.ended()) {
     return RpcError(call, A2aError{kA2aTaskNotCancelable,
-                                   absl::StrCat("task ", call.task_id, " has ended (", ToAbsl(StateName(turn.state(), A2aDialect::kV03)),
+                                   absl::StrCat("task ", call.task_id, " has ended (",
+                                                ToAbsl(StateName(turn.state(), A2aDialect::kV03)),
                                                 ") and cannot be canceled")});
   }
   if (!TakeStreamPlace()) return RpcError(call, TooManyStreams());

@@ -6,11 +6,15 @@
 //
 // Two protocol versions are served on the same URL, told apart by the method name (the names are
 // disjoint, so no A2A-Version header is needed): A2A v1.0 (SendMessage, SendStreamingMessage,
-// GetTask, CancelTask, SubscribeToTask; proto-JSON shapes: {"task": ...} results, "ROLE_USER", "TASK_STATE_COMPLETED",
-// parts {"text": ...}) as npm @a2a-js/sdk 1.x speaks it by default, and v0.3 (message/send,
-// message/stream, tasks/get, tasks/cancel, tasks/resubscribe; "kind"-tagged shapes, "completed", final=true) as older
-// clients and @a2a-js/sdk's compat layer speak it. The card lists both interfaces, and also carries
-// the v0.3 top-level `url`/`protocolVersion`/`preferredTransport` so a v0.3-only client finds it.
+// GetTask, CancelTask, SubscribeToTask; proto-JSON shapes: {"task": ...} results, "ROLE_USER",
+// "TASK_STATE_COMPLETED", parts {"text": ...}) as npm @a2a-js/sdk 1.x speaks it by default, and
+// v0.3 (message/send, message/stream, tasks/get, tasks/cancel, tasks/resubscribe; "kind"-tagged
+// shapes, "completed", final=true) as older clients and @a2a-js/sdk's compat layer speak it. (The
+// brief named v0.3's methods; the SDK the tests use speaks v1.0 first, so both are served.) The card
+// lists both interfaces, and also carries the v0.3 top-level `url`/`protocolVersion`/
+// `preferredTransport` so a v0.3-only client finds it. The card lives under the session's path
+// (there is one agent per session), so a client is given `http://host/a2a/{session_id}/` as its
+// base URL (the trailing slash makes the relative `.well-known/agent-card.json` resolve below it).
 //
 // Mapping: the agent's context is the session (contextId = session id). An incoming message's text
 // parts become one user.message; its task is that user.message (taskId = its event id), and the task
@@ -21,11 +25,12 @@
 // to answer through /v1/sessions/{id}/events). Non-text parts are refused (-32005).
 //
 // message/send waits for the turn's end (up to 5 minutes; then it answers the task as it stands,
-// working, and tasks/get follows it), as does tasks/cancel after its user.interrupt; neither holds a
-// thread meanwhile (they are one-response EventStreams, api.h). The streams (message/stream, and tasks/resubscribe for a task
-// that has not ended) are SSE `data:` lines, each a JSON-RPC response with the request's id: the
-// task, a working status update, each agent.message's text as an artifact update as it is appended,
-// then the final status (v0.3: final=true), after which the stream ends.
+// working, and tasks/get follows it), as does tasks/cancel after its user.interrupt; neither holds
+// a thread meanwhile (they are one-response EventStreams, api.h). The streams (message/stream, and
+// tasks/resubscribe for a task that has not ended) are SSE `data:` lines, each a JSON-RPC response
+// with the request's id: the task, a working status update, each agent.message's text as an
+// artifact update as it is appended, then the final status (v0.3: final=true), after which the
+// stream ends.
 //
 // A task is a turn of the session, so a message naming a taskId (to continue one) is refused: a turn
 // waiting for a tool confirmation or a custom tool result is answered through the session API.
@@ -33,8 +38,9 @@
 // Errors are JSON-RPC errors with HTTP 200: -32700 unparsable JSON, -32600 not a JSON-RPC request,
 // -32601 unknown method, -32602 bad params, -32001 no such task, -32002 the task has ended and
 // cannot be canceled, -32004 a subscription to a task that has ended, -32005 a part that is not
-// text, -32603 the engine's trouble. Nothing is
-// appended on any error. An unknown session is HTTP 404 (there is no agent at that URL).
+// text, -32603 the engine's trouble (e.g. an archived session, too many open streams). Nothing is
+// appended on any error. An unknown session is HTTP 404 (there is no agent at that URL); a missing
+// or wrong API key is 401, as for /v1.
 
 #include <atomic>
 #include <cstdint>
@@ -141,7 +147,6 @@ class A2aEndpoint {
   absl::StatusOr<ApiResponse> Rpc(const std::string& session_id, const ApiRequest& request);
 
  private:
-
   ApiResponse Send(const std::string& session_id, const A2aCall& call);
   ApiResponse Stream(const std::string& session_id, const A2aCall& call);
   ApiResponse GetTask(const std::string& session_id, const A2aCall& call);
@@ -153,7 +158,8 @@ class A2aEndpoint {
                          std::optional<A2aTurn> turn);
   // Answers with `turn` once it ends (following it from `from_seq`), or as it stands after
   // kMaxSendWait. The caller has taken the stream's place.
-  ApiResponse AnswerWhenEnded(const std::string& session_id, const A2aCall& call, uint64_t from_seq, A2aTurn turn);
+  ApiResponse AnswerWhenEnded(const std::string& session_id, const A2aCall& call, uint64_t from_seq,
+                              A2aTurn turn);
   // Takes a place under max_streams (false: all are taken).
   bool TakeStreamPlace();
   A2aError TooManyStreams() const;

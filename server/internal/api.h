@@ -93,7 +93,7 @@ struct ApiResponse {
   int status = 200;
   std::string body;                                          // JSON (unless `stream`)
   std::vector<std::pair<std::string, std::string>> headers;  // beyond content-type, e.g. "allow"
-  std::unique_ptr<EventStream> stream;                       // set: a 200 text/event-stream
+  std::unique_ptr<EventStream> stream;  // set: a 200 text/event-stream (or, one_response(), a later JSON answer)
   // For the request's log line.
   std::string session_id;
   std::string error;  // the message of an error response

@@ -25,7 +25,8 @@ using testing::HttpClient;
 using testing::HttpResponse;
 
 // Three turns: each message the session gets is answered with the next one.
-constexpr char kScript[] = R"({"turns":[{"text":"pong: the answer is 42"},{"text":"second reply"},{"text":"third reply"}]})";
+constexpr char kScript[] =
+    R"({"turns":[{"text":"pong: the answer is 42"},{"text":"second reply"},{"text":"third reply"}]})";
 
 class A2aTest : public ::testing::Test {
  protected:
@@ -107,8 +108,8 @@ class A2aTest : public ::testing::Test {
                         configuration.empty() ? "" : absl::StrCat(R"(,"configuration":)", configuration), "}");
   }
   static std::string V03Params(const std::string& text) {
-    return absl::StrCat(R"({"message":{"kind":"message","messageId":"m-2","role":"user","parts":[{"kind":"text","text":")",
-                        text, R"("}]}})");
+    return absl::StrCat(R"({"message":{"kind":"message","messageId":"m-2","role":"user",)",
+                        R"("parts":[{"kind":"text","text":")", text, R"("}]}})");
   }
 
   // The `data:` payloads of an SSE body, each a JSON-RPC response.
@@ -258,7 +259,8 @@ TEST_F(A2aTest, ReturnImmediatelyAnswersTheSubmittedTaskAndGetTaskFollowsIt) {
 TEST_F(A2aTest, MessageStreamSendsTheTaskItsWorkTheReplyAndAFinalStatus) {
   // A turn with a tool call on the hand, then the answer: two agent messages, streamed as appended.
   const std::string session = Session(
-      R"({"turns":[{"text":"Let me look.","tool_calls":[{"name":"bash","input":{"command":"echo hi"}}]},{"text":"Done looking."}]})",
+      R"({"turns":[{"text":"Let me look.","tool_calls":[{"name":"bash","input":{"command":"echo hi"}}]},)"
+      R"({"text":"Done looking."}]})",
       R"([{"type":"agent_toolset_20260401"}])");
   HttpResponse r = Rpc(session, Request("message/stream", V03Params("look around"), "11"));
   ASSERT_EQ(r.status, 200) << r.body;
@@ -337,7 +339,8 @@ TEST_F(A2aTest, ATurnThatEndsInSessionErrorFails) {
 
 TEST_F(A2aTest, CancelTaskInterruptsTheTurn) {
   const std::string session = Session(
-      R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"sleep 60"}}]},{"text":"never"}]})",
+      R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"sleep 60"}}]},)"
+      R"({"text":"never"}]})",
       R"([{"type":"agent_toolset_20260401"}])");
   HttpResponse r = Rpc(session, Request("SendMessage", V10Params("wait", R"({"returnImmediately":true})")));
   ASSERT_EQ(r.status, 200) << r.body;
@@ -362,7 +365,8 @@ TEST_F(A2aTest, ResubscribeFollowsARunningTaskToItsEnd) {
       absl::StrCat(R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"cat )", fifo,
                    R"("}}]},{"text":"done"}]})"),
       R"([{"type":"agent_toolset_20260401"}])");
-  HttpResponse sent = Rpc(session, Request("message/send", absl::StrCat(R"({"message":{"role":"user","parts":[{"kind":"text","text":"go"}]},"configuration":{"blocking":false}})")));
+  HttpResponse sent = Rpc(session, Request("message/send", R"({"message":{"role":"user","parts":[{"kind":"text",)"
+                                                            R"("text":"go"}]},"configuration":{"blocking":false}})"));
   ASSERT_EQ(sent.status, 200) << sent.body;
   const std::string task = sent.Str("/result/id");
   AwaitToolStarted(*engine_, session);
@@ -415,15 +419,16 @@ TEST_F(A2aTest, BadRequestsAreJsonRpcErrorsAndAppendNothing) {
   ExpectRpcError(Rpc(session, Request("SendMessage", R"({"message":{"role":"ROLE_AGENT","parts":[{"text":"x"}]}})")),
                  -32602);
   ExpectRpcError(Rpc(session, Request("SendMessage", R"({"message":{"role":"ROLE_USER","parts":[]}})")), -32602);
-  ExpectRpcError(Rpc(session, Request("SendMessage", R"({"message":{"role":"ROLE_USER","parts":[{"url":"http://x"}]}})")),
-                 -32005);
+  ExpectRpcError(
+      Rpc(session, Request("SendMessage", R"({"message":{"role":"ROLE_USER","parts":[{"url":"http://x"}]}})")), -32005);
   ExpectRpcError(
       Rpc(session, Request("message/send",
                            R"({"message":{"role":"user","parts":[{"kind":"file","file":{"uri":"http://x"}}]}})")),
       -32005);
-  ExpectRpcError(Rpc(session, Request("SendMessage",
-                                      R"({"message":{"role":"ROLE_USER","contextId":"sesn_other","parts":[{"text":"x"}]}})")),
-                 -32602);
+  ExpectRpcError(
+      Rpc(session, Request("SendMessage", R"({"message":{"role":"ROLE_USER","contextId":"sesn_other",)"
+                                          R"("parts":[{"text":"x"}]}})")),
+      -32602);
   ExpectRpcError(Rpc(session, Request("SendMessage",
                                       R"({"message":{"role":"ROLE_USER","taskId":"t-1","parts":[{"text":"x"}]}})")),
                  -32602);
@@ -462,7 +467,8 @@ TEST_F(A2aTest, EveryA2aRouteNeedsAnApiKey) {
   EXPECT_EQ(Rpc(id, Request("SendMessage", V10Params("ping"))).status, 401);
   EXPECT_EQ(Rpc(id, Request("SendMessage", V10Params("ping")), {"x-api-key: wrong"}).status, 401);
   EXPECT_TRUE(UserMessages(id).empty());
-  HttpResponse card = client_->Call("GET", "/a2a/" + id + "/.well-known/agent-card.json", "", {"Authorization: Bearer sk-a2a"});
+  HttpResponse card =
+      client_->Call("GET", "/a2a/" + id + "/.well-known/agent-card.json", "", {"Authorization: Bearer sk-a2a"});
   ASSERT_EQ(card.status, 200) << card.body;
   EXPECT_EQ(card.Str("/securitySchemes/apiKey/type"), "apiKey");
   EXPECT_EQ(card.Str("/securitySchemes/apiKey/name"), "x-api-key");
@@ -515,7 +521,8 @@ TEST_F(A2aTest, AnArchivedSessionTakesNoMessage) {
 
 TEST_F(A2aTest, StoppingTheServerEndsASendThatWaitsForItsTurn) {
   const std::string session = Session(
-      R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"sleep 120"}}]},{"text":"never"}]})",
+      R"({"turns":[{"text":"waiting","tool_calls":[{"name":"bash","input":{"command":"sleep 120"}}]},)"
+      R"({"text":"never"}]})",
       R"([{"type":"agent_toolset_20260401"}])");
   HttpResponse answer;
   std::thread sender([&] { answer = Rpc(session, Request("SendMessage", V10Params("wait"))); });
