@@ -223,6 +223,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnResponse(ApiResponse response) {
     if (closed_) return;
+    if (response.stream && response.stream->one_response()) return StartOneResponse(std::move(response));
     if (response.stream) return StartStream(std::move(response));
     LogRequest(response);
     Write(std::move(response), keep_alive_);
@@ -296,12 +297,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // --- event streams ------------------------------------------------------------------------------
 
-  void StartStream(ApiResponse response) {
+  // The notifier runs on the log's committing thread, under the log's lock: it only posts. It holds
+  // no strong reference, so the connection (and with it the subscription) is never destroyed there.
+  void Follow(ApiResponse& response) {
     events_ = std::shared_ptr<EventStream>(std::move(response.stream));
     session_id_ = events_->session_id();
-    LogRequest(response);
-    // The notifier runs on the log's committing thread, under the log's lock: it only posts. It holds
-    // no strong reference, so the connection (and with it the subscription) is never destroyed there.
     std::weak_ptr<Connection> weak = shared_from_this();
     auto executor = tcp_.get_executor();
     events_->subscription().SetNotifier([weak, executor] {
@@ -309,6 +309,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (std::shared_ptr<Connection> self = weak.lock()) self->OnNotify();
       });
     });
+  }
+
+  // A request answered once its events say so (see EventStream): nothing is written until then, and
+  // no thread waits. The connection closes after the answer (it is not read meanwhile, so a client
+  // that went away is noticed when the answer is written).
+  void StartOneResponse(ApiResponse response) {
+    Follow(response);
+    one_response_ = true;
+    keepalive_.expires_after(ToChrono(events_->one_response_within()));
+    keepalive_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_ || !self->one_response_) return;
+      self->FinishOneResponse(self->events_->Unfinished());
+    });
+    dirty_ = true;  // what is there already may end it
+    Pump();
+  }
+
+  void FinishOneResponse(std::string body) {
+    one_response_ = false;
+    keepalive_.cancel();
+    events_->subscription().Cancel();
+    events_->subscription().SetNotifier(nullptr);
+    events_.reset();  // a read still on the pool finishes with its own reference (OnEvents drops it)
+    ApiResponse response;
+    response.body = std::move(body);
+    response.session_id = session_id_;
+    LogRequest(response);
+    Write(std::move(response), /*keep_alive=*/false);
+  }
+
+  void StartStream(ApiResponse response) {
+    Follow(response);
+    LogRequest(response);
     auto head = std::make_shared<http::response<http::empty_body>>(http::status::ok, version_ == 10 ? 10 : 11);
     head->set(http::field::content_type, "text/event-stream");
     head->set(http::field::cache_control, "no-cache");
@@ -353,20 +386,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnEvents(absl::StatusOr<std::vector<Event>> batch) {
     reading_ = false;
-    if (closed_) return;
+    if (closed_ || !events_) return;  // no events_: a one-response stream answered meanwhile
     if (!batch.ok()) {
       if (absl::IsCancelled(batch.status())) return CloseNow();
       core_->log.Write("error", "stream read failed",
                        {{"request_id", request_id_}, {"session", session_id_}, {"error", FromAbsl(batch.status().message())}});
       ended_ = true;
-      return WriteChunk(absl::StrCat("event: error\ndata: ",
-                                     server_internal::ErrorEnvelope(server_internal::HttpStatusFor(batch.status()),
-                                                                    FromAbsl(batch.status().message())),
-                                     "\n\n"));
+      std::string report = events_->ErrorFrame(batch.status());
+      if (one_response_) return FinishOneResponse(std::move(report));
+      return WriteChunk(std::move(report));
     }
     if (batch->size() == kStreamBatch) dirty_ = true;  // there may be more already
     std::string frames = events_->Frames(*batch, &ended_);
     events_sent_ += static_cast<int64_t>(batch->size());
+    if (one_response_) {
+      if (ended_) return FinishOneResponse(std::move(frames));
+      return Pump();
+    }
     if (!frames.empty()) return WriteChunk(std::move(frames));
     if (ended_) return EndStream();
     Pump();
@@ -463,7 +499,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = true;
   unsigned version_ = 11;
 
-  // The event stream, once one is open.
+  // The event stream, once one is open (or the one-response stream being followed).
   std::shared_ptr<EventStream> events_;
   std::string session_id_;
   net::steady_timer keepalive_;
@@ -475,6 +511,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool dirty_ = false;    // new events may be waiting
   bool ended_ = false;    // the last frame has been written (or is being written)
   bool keepalive_due_ = false;
+  bool one_response_ = false;  // following a one-response stream (keepalive_ is its deadline)
   int64_t events_sent_ = 0;
 };
 

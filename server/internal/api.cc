@@ -17,6 +17,7 @@
 #include "engine/records_json.h"
 #include "schemas/event_json.h"
 #include "schemas/ids.h"
+#include "server/internal/a2a.h"
 #include "server/internal/api_json.h"
 #include "server/internal/json.h"
 #include "server/internal/vault_json.h"
@@ -215,12 +216,14 @@ enum class Route {
   kCredential,
   kCredentialArchive,
   kCredentialValidate,
+  kMetrics,
   kSessions,  // the session routes come last: Run() logs their id as the session's
   kSession,
   kSessionArchive,
   kEvents,
   kEventStream,
-  kMetrics,
+  kA2aCard,  // the A2A routes (a2a.h), under /a2a/{session_id}
+  kA2aRpc,
 };
 
 struct Match {
@@ -232,6 +235,13 @@ struct Match {
 std::optional<Match> Resolve(const std::vector<std::string>& segments) {
   const size_t n = segments.size();
   if (n == 1 && segments[0] == "metrics") return Match{Route::kMetrics, {"GET"}, ""};
+  if (n >= 2 && segments[0] == "a2a" && !segments[1].empty()) {
+    if (n == 2) return Match{Route::kA2aRpc, {"POST"}, segments[1]};
+    if (n == 4 && segments[2] == ".well-known" && segments[3] == "agent-card.json") {
+      return Match{Route::kA2aCard, {"GET"}, segments[1]};
+    }
+    return std::nullopt;
+  }
   if (n < 2 || segments[0] != "v1") return std::nullopt;
   const std::string& collection = segments[1];
   const std::string id = n >= 3 ? segments[2] : "";
@@ -322,26 +332,45 @@ std::string_view ApiRequest::Header(std::string_view name) const {
   return "";
 }
 
-EventStream::EventStream(std::string session_id, std::unique_ptr<Subscription> subscription, bool include_internal,
-                         std::shared_ptr<std::atomic<size_t>> open_streams)
+EventStream::EventStream(std::string session_id, std::unique_ptr<Subscription> subscription,
+                         std::unique_ptr<StreamFramer> framer, std::shared_ptr<std::atomic<size_t>> open_streams,
+                         absl::Duration one_response_within)
     : session_id_(std::move(session_id)),
       subscription_(std::move(subscription)),
-      include_internal_(include_internal),
-      open_streams_(std::move(open_streams)) {}
+      framer_(std::move(framer)),
+      open_streams_(std::move(open_streams)),
+      one_response_within_(one_response_within) {}
 
 EventStream::~EventStream() { open_streams_->fetch_sub(1); }
 
-std::string EventStream::Frames(const std::vector<Event>& events, bool* ended) const {
-  std::string frames;
-  for (const Event& e : events) {
-    if (*ended) break;
-    if (e.type == EventType::kSessionStatusTerminated) *ended = true;
-    if (IsInternalEventType(e.type) && !include_internal_) continue;
-    absl::StrAppend(&frames, "event: ", ToAbsl(EventTypeName(e.type)), "\nid: ", e.id, "\ndata: ", EncodeEventJson(e),
-                    "\n\n");
-  }
-  return frames;
+std::string StreamFramer::ErrorFrame(const absl::Status& status) {
+  return absl::StrCat("event: error\ndata: ", ErrorEnvelope(HttpStatusFor(status), FromAbsl(status.message())), "\n\n");
 }
+
+namespace {
+
+// The Managed Agents event stream's frames.
+class SessionEventFramer final : public StreamFramer {
+ public:
+  explicit SessionEventFramer(bool include_internal) : include_internal_(include_internal) {}
+
+  std::string Frames(const std::vector<Event>& events, bool* ended) override {
+    std::string frames;
+    for (const Event& e : events) {
+      if (*ended) break;
+      if (e.type == EventType::kSessionStatusTerminated) *ended = true;
+      if (IsInternalEventType(e.type) && !include_internal_) continue;
+      absl::StrAppend(&frames, "event: ", ToAbsl(EventTypeName(e.type)), "\nid: ", e.id, "\ndata: ",
+                      EncodeEventJson(e), "\n\n");
+    }
+    return frames;
+  }
+
+ private:
+  const bool include_internal_;
+};
+
+}  // namespace
 
 std::string ErrorEnvelope(int status, std::string_view message, std::string_view error_code) {
   JsonWriter out;
@@ -469,6 +498,8 @@ class ApiHandler::Call {
       case Route::kEvents: return get ? ListEvents(id) : SendEvents(id);
       case Route::kEventStream: return OpenStream(id);
       case Route::kMetrics: return Metrics();
+      case Route::kA2aCard: return h_.a2a_->Card(id, request_);
+      case Route::kA2aRpc: return h_.a2a_->Rpc(id, request_);
     }
     return absl::InternalError("unrouted request");
   }
@@ -1076,8 +1107,8 @@ class ApiHandler::Call {
       return subscription.status();
     }
     ApiResponse response;
-    response.stream =
-        std::make_unique<EventStream>(id, *std::move(subscription), include_internal, h_.open_streams_);
+    response.stream = std::make_unique<EventStream>(
+        id, *std::move(subscription), std::make_unique<SessionEventFramer>(include_internal), h_.open_streams_);
     return response;
   }
 
@@ -1099,7 +1130,13 @@ class ApiHandler::Call {
 };
 
 ApiHandler::ApiHandler(Engine* engine, ApiOptions options)
-    : engine_(engine), options_(std::move(options)), open_streams_(std::make_shared<std::atomic<size_t>>(0)) {}
+    : engine_(engine),
+      options_(std::move(options)),
+      open_streams_(std::make_shared<std::atomic<size_t>>(0)),
+      a2a_(std::make_unique<A2aEndpoint>(engine, options_.max_sse_subscribers, open_streams_,
+                                         options_.require_api_key)) {}
+
+ApiHandler::~ApiHandler() = default;
 
 ApiResponse ApiHandler::Handle(const ApiRequest& request) {
   Call call(*this, request);

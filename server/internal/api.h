@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "engine/engine.h"
 #include "server/internal/auth.h"
 #include "storage/session_log.h"
@@ -36,11 +37,34 @@ struct ApiRequest {
   std::string_view Header(std::string_view name) const;
 };
 
-// A live event stream for one client: where the frames come from, and which events it shows.
+// How a stream turns a session's events into SSE frames: the Managed Agents event frames
+// (/v1/sessions/{id}/events/stream) or A2A's JSON-RPC responses (a2a.h). Called on one thread at a
+// time (the connection's strand), so it may keep state.
+class StreamFramer {
+ public:
+  virtual ~StreamFramer() = default;
+  // The frames for `events` (in log order), each ending in a blank line. Sets *ended once the
+  // stream's last frame has been produced; later events are dropped. For a one-response stream
+  // (EventStream::one_response()), what the call that sets *ended returns is the response body.
+  virtual std::string Frames(const std::vector<Event>& events, bool* ended) = 0;
+  // What reports a failed read (the stream ends with it): an SSE frame (by default
+  // `event: error` + the error envelope), or the body of a one-response stream.
+  virtual std::string ErrorFrame(const absl::Status& status);
+  // For a one-response stream whose wait ran out before its end: the body to answer with.
+  virtual std::string Unfinished() { return ""; }
+};
+
+// A live event stream for one client: where the events come from, and how they are framed.
+//
+// Most streams are SSE responses. A one-response stream (`one_response_within` > 0) is a request
+// that waits for events without holding a thread (A2A message/send waits for its turn): the
+// connection feeds events to the framer and writes one JSON response with the body Frames returned
+// as it ended, or Unfinished() once `one_response_within` has passed.
 class EventStream {
  public:
-  EventStream(std::string session_id, std::unique_ptr<Subscription> subscription, bool include_internal,
-              std::shared_ptr<std::atomic<size_t>> open_streams);
+  EventStream(std::string session_id, std::unique_ptr<Subscription> subscription,
+              std::unique_ptr<StreamFramer> framer, std::shared_ptr<std::atomic<size_t>> open_streams,
+              absl::Duration one_response_within = absl::ZeroDuration());
   ~EventStream();  // frees the stream's place under max_sse_subscribers
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
@@ -48,22 +72,28 @@ class EventStream {
   const std::string& session_id() const { return session_id_; }
   Subscription& subscription() { return *subscription_; }
 
-  // The SSE frames of `events` (those the stream shows), each `event: <type>\nid: <id>\ndata: <json>\n\n`.
-  // Sets *ended once a session.status_terminated has been framed; later events are dropped.
-  std::string Frames(const std::vector<Event>& events, bool* ended) const;
+  // The SSE frames of `events` (see StreamFramer::Frames). For the Managed Agents stream:
+  // `event: <type>\nid: <id>\ndata: <json>\n\n` per event it shows, ended after
+  // session.status_terminated.
+  std::string Frames(const std::vector<Event>& events, bool* ended) { return framer_->Frames(events, ended); }
+  std::string ErrorFrame(const absl::Status& status) { return framer_->ErrorFrame(status); }
+  std::string Unfinished() { return framer_->Unfinished(); }
+  bool one_response() const { return one_response_within_ > absl::ZeroDuration(); }
+  absl::Duration one_response_within() const { return one_response_within_; }
 
  private:
   const std::string session_id_;
   std::unique_ptr<Subscription> subscription_;
-  const bool include_internal_;
+  std::unique_ptr<StreamFramer> framer_;
   std::shared_ptr<std::atomic<size_t>> open_streams_;
+  const absl::Duration one_response_within_;
 };
 
 struct ApiResponse {
   int status = 200;
   std::string body;                                          // JSON (unless `stream`)
   std::vector<std::pair<std::string, std::string>> headers;  // beyond content-type, e.g. "allow"
-  std::unique_ptr<EventStream> stream;                       // set: a 200 text/event-stream
+  std::unique_ptr<EventStream> stream;  // set: a 200 text/event-stream (or, one_response(), a later JSON answer)
   // For the request's log line and metrics.
   std::string route;  // the matched route's template ("/v1/sessions/{id}/events"); "" when none matched
   std::string session_id;
@@ -87,9 +117,12 @@ struct ApiOptions {
   size_t max_sse_subscribers = 1024;
 };
 
+class A2aEndpoint;
+
 class ApiHandler {
  public:
   ApiHandler(Engine* engine, ApiOptions options);
+  ~ApiHandler();
 
   ApiResponse Handle(const ApiRequest& request);
 
@@ -99,6 +132,7 @@ class ApiHandler {
   Engine* const engine_;
   const ApiOptions options_;
   std::shared_ptr<std::atomic<size_t>> open_streams_;
+  std::unique_ptr<A2aEndpoint> a2a_;  // the A2A routes (a2a.h)
 };
 
 }  // namespace wake::server_internal
