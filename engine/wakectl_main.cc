@@ -20,6 +20,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -760,7 +761,13 @@ class Wakectl {
     };
     ASSIGN_OR_RETURN_INT(StoreCheckReport report, CheckSessionStore(data_dir_, options));
     if (progress) std::fprintf(stderr, "\r%s\n", ProgressBar(report.events, std::max(total, report.events), report.took).c_str());
-    for (const StoreFinding& f : report.findings) findings.push_back(Finding{f.session_id, f.seq, f.kind, f.detail});
+    // A gap on disk is also one in the decoded events: report it once.
+    std::set<std::string> seen;
+    for (const Finding& f : findings) seen.insert(FormatFinding(f));
+    for (const StoreFinding& f : report.findings) {
+      Finding finding{f.session_id, f.seq, f.kind, f.detail};
+      if (seen.insert(FormatFinding(finding)).second) findings.push_back(std::move(finding));
+    }
     for (const SessionInfo& s : sessions) {
       absl::StatusOr<Lease> lease = log->GetLease(s.id);
       if (!lease.ok()) continue;  // never leased

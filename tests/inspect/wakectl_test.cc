@@ -325,6 +325,82 @@ TEST_F(WakectlTest, VerifyExitsNonZeroOnFindings) {
   EXPECT_TRUE(absl::StrContains(damaged.out, absl::StrCat(session_, " #4 orphan_tool_marker"))) << damaged.out;
 }
 
+// Each kind of damage, done on purpose to a closed store, is reported by `verify --all` as its own
+// finding: a deleted event, a corrupt value, a dangling blob reference, an orphaned tool marker, and a
+// lease its (dead) owner never released.
+TEST_F(WakectlTest, VerifyNamesEachDamageDoneOnPurpose) {
+  const std::string big = FormatId(kSessionIdPrefix, Fixed(4));
+  {
+    ManualClock clock(absl::FromUnixSeconds(1'800'000'000) + absl::Hours(3));
+    RocksDbSessionLogOptions options;
+    options.path = data_;
+    options.clock = &clock;
+    options.blob_threshold = 1024;
+    std::unique_ptr<SessionLog> log = *OpenRocksDbSessionLog(options);
+    SessionInfo info;
+    info.id = big;
+    ASSERT_TRUE(log->CreateSession(info).ok());
+    Event large;
+    large.id = FormatId(kEventIdPrefix, Fixed(41));
+    ContentBlock text;
+    text.text = std::string(4000, 'x');  // stored as a blob
+    large.content = {text};
+    ASSERT_TRUE(log->Append(big, {large}, 1, kNoLease).ok());
+    // A worker that took second's lease and died (no such pid) without releasing it.
+    ASSERT_TRUE(log->AcquireLease(second_, "waked-2147483647", absl::Seconds(30)).ok());
+  }
+  EXPECT_EQ(Wakectl(W("--now 2027-01-15T11:00:10Z verify --all")).exit_code, 0) << "the lease has not expired yet";
+  {
+    testing::RawDb raw(data_);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.Delete(testing::RawDb::kEvents, EventKey(Fixed(1), 2)));                   // a deleted event
+    ASSERT_TRUE(raw.Delete(testing::RawDb::kEvents, EventKey(Fixed(1), 5)));                   // the tool's result
+    ASSERT_TRUE(raw.Put(testing::RawDb::kEvents, EventKey(Fixed(3), 1), "not an event"));      // a corrupt value
+    for (const std::string& key : raw.Keys(testing::RawDb::kBlobs)) {
+      ASSERT_TRUE(raw.Delete(testing::RawDb::kBlobs, key));                                     // a dangling ref
+    }
+  }
+  CliRun damaged = Wakectl(W("--now 2027-01-15T11:05:00Z verify --all"));
+  EXPECT_EQ(damaged.exit_code, 1);
+  const std::string use = FormatId(kEventIdPrefix, Fixed(3));
+  std::vector<std::string> lines = absl::StrSplit(damaged.out, '\n', absl::SkipEmpty());
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       absl::StrCat(session_, " #3 seq_gap: seqs 2..2 are missing"),
+                       absl::StrCat(session_, " #4 orphan_tool_marker: tool use ", use,
+                                    " started but has no result (a worker stopped mid-call; the next wake settles it)"),
+                       absl::StrCat(session_, " #6 seq_gap: seqs 5..5 are missing"),
+                       absl::StrCat(second_, " stale_lease: lease epoch 1 of waked-2147483647 expired at 2027-01-15 "
+                                             "11:00:30 UTC (4m30s ago) and was never released; waked-2147483647 no longer "
+                                             "runs on this host: its worker stopped mid-wake; a running engine takes the "
+                                             "session over, or start waked"),
+                       absl::StrCat(third_, " #1 undecodable_event: event record of 12 bytes is not a whole number "
+                                            "of 8-byte words"),
+                       absl::StrCat(big, " #1 dangling_blob: blob 91c9568c40c8d8d1f7a1bd029d124994b3c2a8750c4e4b328ee9b1cf"
+                                         "81151d85 is referenced but missing")}))
+      << damaged.out;
+}
+
+TEST_F(WakectlTest, RewindAndForkGolden) {
+  const std::string use = FormatId(kEventIdPrefix, Fixed(3));
+  CliRun rewind = Wakectl(W(absl::StrCat("rewind ", session_, " --to 3")));
+  EXPECT_EQ(rewind.exit_code, 0);
+  EXPECT_EQ(rewind.out, absl::StrCat(session_, " continues from #3 (marker #7)\n"));  // and #8 status_running
+  CliRun replay = Wakectl(W(absl::StrCat("replay ", session_)));
+  EXPECT_EQ(replay.out.substr(0, replay.out.find('\n')), absl::StrCat("as of #8: run tool bash (", use, ")"));
+  EXPECT_EQ(Wakectl(W(absl::StrCat("verify ", session_))).exit_code, 0) << "the rewound turn is set aside";
+  EXPECT_EQ(Wakectl(W(absl::StrCat("rewind ", session_, " --to 99"))).exit_code, 1);
+
+  CliRun fork = Wakectl(W(absl::StrCat("fork ", second_, " --at 2")));
+  ASSERT_EQ(fork.exit_code, 0);
+  const std::string forked = fork.out.substr(0, fork.out.find('\n'));
+  EXPECT_TRUE(forked.starts_with("sesn_") && forked != second_) << fork.out;
+  CliRun lines = Wakectl(W(absl::StrCat("events ", forked, " --json")));
+  CliRun original = Wakectl(W(absl::StrCat("events ", second_, " --to 2 --json")));
+  EXPECT_EQ(lines.out, original.out);
+  EXPECT_EQ(Wakectl(W(absl::StrCat("replay ", forked))).out.substr(0, 22), "as of #2: call the mod");
+}
+
 TEST_F(WakectlTest, ReplayExportImportAndFork) {
   CliRun replay = Wakectl(W(absl::StrCat("replay ", session_, " --to 3 --print-context")));
   EXPECT_EQ(replay.exit_code, 0);
