@@ -65,7 +65,8 @@ std::vector<Finding> CheckSessionEvents(const std::string& session_id, const std
     }
   }
   for (const auto& [tool_use_id, seq] : markers) {
-    if (!results.contains(tool_use_id)) {
+    // (A marker whose call is missing was reported above as marker_without_call.)
+    if (!results.contains(tool_use_id) && tool_uses.contains(tool_use_id)) {
       add(seq, "orphan_tool_marker",
           absl::StrCat("tool use ", tool_use_id,
                        " started but has no result (a worker stopped mid-call; the next wake settles it)"));
