@@ -149,11 +149,12 @@ ties keep creation order.
                  before now (90s, 15m, 2h, 7d)
   --until T      only sessions created before T (same forms)
   --workspace W  only workspace W (--data only: over --url the API key decides the workspace)
-  --sort KEY     created (the default), updated (last append), events (count) or status
+  --sort KEY     created (the default), updated (last append), events (count; --data only: the
+                 API gives no count, so over --url EVENTS shows "-") or status
   --desc         largest (newest) first
   --limit N      show at most N (default 1000; 0: all); the rest is counted on stderr
 
-Works with --data and --url.
+Works with --data and --url (but --workspace and --sort events).
 
 examples:
   wakectl sessions ls --status running
@@ -557,6 +558,9 @@ class Wakectl {
     if (remote_ && !list.workspace_id.empty()) {
       throw UsageError{"--workspace needs --data: over --url the API key decides the workspace"};
     }
+    if (remote_ && sort == SessionSort::kEvents) {
+      throw UsageError{"--sort events needs --data: the API does not give a session's event count"};
+    }
     ASSIGN_OR_RETURN_INT(std::unique_ptr<SessionLog> log, OpenForReading());
     ASSIGN_OR_RETURN_INT(std::vector<SessionInfo> all, ListAll(*log, list));
     std::vector<SessionInfo> sessions;
@@ -942,7 +946,7 @@ class Wakectl {
     uint64_t events = 0;
     for (const SessionInfo& s : sessions) {
       ++by_status[absl::StrCat(s.status, s.archived_at ? " (archived)" : "")];
-      events += s.next_seq - 1;
+      if (s.next_seq > 0) events += s.next_seq - 1;
     }
     ASSIGN_OR_RETURN_INT(RecentAppends recent, CountRecentAppends(*log, sessions, now_));
     if (bytes) {
@@ -954,7 +958,11 @@ class Wakectl {
     for (const auto& [status, count] : by_status) {
       std::printf("  %-22s %llu\n", status.c_str(), static_cast<unsigned long long>(count));
     }
-    std::printf("events     %llu\n", static_cast<unsigned long long>(events));
+    if (remote_) {
+      std::printf("events     (the count needs --data: the API does not give it)\n");
+    } else {
+      std::printf("events     %llu\n", static_cast<unsigned long long>(events));
+    }
     std::printf("appended   %llu in the last minute (%s/s), %llu in the last hour (%s/s), by processed_at\n",
                 static_cast<unsigned long long>(recent.last_minute), Rate(recent.last_minute, 60).c_str(),
                 static_cast<unsigned long long>(recent.last_hour), Rate(recent.last_hour, 3600).c_str());

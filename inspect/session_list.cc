@@ -88,15 +88,17 @@ std::string SessionTableHeader() {
 
 std::string SessionTableRow(const SessionInfo& s) {
   char line[256];
-  std::snprintf(line, sizeof(line), "%-31s %-12s %8llu  %-19s  %-19s  %-32s ", s.id.c_str(),
-                (s.status + (s.archived_at ? "*" : "")).c_str(), static_cast<unsigned long long>(s.next_seq - 1),
+  const std::string events = s.next_seq == 0 ? "-" : absl::StrCat(s.next_seq - 1);
+  std::snprintf(line, sizeof(line), "%-31s %-12s %8s  %-19s  %-19s  %-32s ", s.id.c_str(),
+                (s.status + (s.archived_at ? "*" : "")).c_str(), events.c_str(),
                 Clock(s.created_at).c_str(), Clock(s.updated_at).c_str(), s.agent_id.empty() ? "-" : s.agent_id.c_str());
   return absl::StrCat(line, s.title);
 }
 
 std::string SessionJsonLine(const SessionInfo& s) {
   std::string line = absl::StrCat("{\"id\":\"", s.id, "\",\"status\":\"", s.status, "\",\"archived\":",
-                                  s.archived_at ? "true" : "false", ",\"events\":", s.next_seq - 1, ",\"created_at\":\"",
+                                  s.archived_at ? "true" : "false", ",\"events\":",
+                                  s.next_seq == 0 ? "null" : absl::StrCat(s.next_seq - 1), ",\"created_at\":\"",
                                   FormatRfc3339(s.created_at), "\",\"updated_at\":\"", FormatRfc3339(s.updated_at),
                                   "\",\"agent_id\":");
   AppendJsonString(line, s.agent_id);
@@ -112,13 +114,18 @@ absl::StatusOr<RecentAppends> CountRecentAppends(SessionLog& log, const std::vec
   const absl::Time minute_ago = now - absl::Minutes(1);
   RecentAppends recent;
   for (const SessionInfo& s : sessions) {
-    if (s.updated_at <= hour_ago || s.next_seq <= 1) continue;
+    if (s.updated_at <= hour_ago || s.next_seq == 1) continue;
     ++recent.sessions_read;
-    const uint64_t last = s.next_seq - 1;
-    // Read a tail that doubles until its first event is older than the hour (or it is the whole log).
+    // next_seq 0: the head is unknown (over the API): the whole log is read.
+    const uint64_t last = s.next_seq == 0 ? 0 : s.next_seq - 1;
+    // Read a tail that grows until its first event is older than the hour (or it is the whole log).
     uint64_t window = 64;
     std::vector<Event> tail;
     while (true) {
+      if (last == 0) {
+        ASSIGN_OR_RETURN(tail, log.Read(s.id));
+        break;
+      }
       ReadOptions read;
       read.from_seq = last > window ? last - window + 1 : 1;
       ASSIGN_OR_RETURN(tail, log.Read(s.id, read));

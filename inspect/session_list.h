@@ -32,6 +32,9 @@ absl::StatusOr<SessionSort> ParseSessionSort(std::string_view name);
 // Stable, ascending (or descending), ties broken by id (creation order), so output is deterministic.
 void SortSessions(std::vector<SessionInfo>& sessions, SessionSort sort, bool descending);
 
+// A record's next_seq is 0 when the event count is unknown (sessions listed over the API): the table
+// shows "-" and JSON null for it.
+//
 // The table's header and one row (no newline); archived sessions have a "*" after their status.
 std::string SessionTableHeader();
 std::string SessionTableRow(const SessionInfo& session);
