@@ -760,17 +760,22 @@ class Wakectl {
     options.on_session_events = [&](const std::string& session, const std::vector<Event>& events) {
       for (Finding& f : CheckSessionEvents(session, events)) findings.push_back(std::move(f));
     };
-    const absl::Time start = absl::Now();
+    // The rate is measured from the first report on, so opening the store does not skew it.
+    std::optional<std::pair<absl::Time, uint64_t>> first;
     absl::Time drawn = absl::InfinitePast();
     options.progress = [&](uint64_t scanned) {
       const absl::Time now = absl::Now();
+      if (!first) first.emplace(now, scanned);
       if (!progress || now - drawn < absl::Milliseconds(100)) return;
       drawn = now;
-      std::fprintf(stderr, "\r%s", ProgressBar(scanned, total, now - start).c_str());
+      std::fprintf(stderr, "\r%s", ProgressBar(scanned, total, scanned - first->second, now - first->first).c_str());
       std::fflush(stderr);
     };
     ASSIGN_OR_RETURN_INT(StoreCheckReport report, CheckSessionStore(data_dir_, options));
-    if (progress) std::fprintf(stderr, "\r%s\n", ProgressBar(report.events, std::max(total, report.events), report.took).c_str());
+    if (progress) {
+      std::fprintf(stderr, "\r%s\n",
+                   ProgressBar(report.events, std::max(total, report.events), report.events, report.took).c_str());
+    }
     // A gap on disk is also one in the decoded events: report it once.
     std::set<std::string> seen;
     for (const Finding& f : findings) seen.insert(FormatFinding(f));
@@ -794,12 +799,13 @@ class Wakectl {
   }
 
   // "[#########...........]  45%  4.5M/10.0M events  350k/s  12s left"
-  static std::string ProgressBar(uint64_t done, uint64_t total, absl::Duration took) {
+  // `rate_events` were scanned in `rate_time`.
+  static std::string ProgressBar(uint64_t done, uint64_t total, uint64_t rate_events, absl::Duration rate_time) {
     constexpr int kWidth = 30;
     const double fraction = total == 0 ? 1.0 : std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
     const int filled = static_cast<int>(fraction * kWidth);
-    const double seconds = absl::ToDoubleSeconds(took);
-    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    const double seconds = absl::ToDoubleSeconds(rate_time);
+    const double rate = seconds > 0 ? static_cast<double>(rate_events) / seconds : 0;
     auto human = [](double n) {
       char text[32];
       if (n >= 1e6) {
@@ -812,7 +818,11 @@ class Wakectl {
       return std::string(text);
     };
     std::string left = "-";
-    if (rate > 0 && total >= done) left = absl::StrCat(static_cast<int64_t>(static_cast<double>(total - done) / rate), "s left");
+    if (done >= total) {
+      left = "done";
+    } else if (rate > 0) {
+      left = absl::StrCat(static_cast<int64_t>(static_cast<double>(total - done) / rate), "s left");
+    }
     return absl::StrCat("verify [", std::string(static_cast<size_t>(filled), '#'),
                         std::string(static_cast<size_t>(kWidth - filled), '.'), "] ",
                         static_cast<int>(fraction * 100), "%  ", human(static_cast<double>(done)), "/",

@@ -381,6 +381,19 @@ TEST_F(WakectlTest, VerifyNamesEachDamageDoneOnPurpose) {
       << damaged.out;
 }
 
+TEST_F(WakectlTest, VerifyDrawsAProgressBarAndReportsItsRate) {
+  CliRun run = Wakectl(W("verify --all --progress"), /*and_stderr=*/true);
+  EXPECT_EQ(run.exit_code, 0);
+  // The final state of the bar (drawn over with \r while it moves), then the summary.
+  const size_t bar = run.out.rfind("\rverify [");
+  ASSERT_NE(bar, std::string::npos) << run.out;
+  EXPECT_TRUE(run.out.substr(bar).starts_with("\rverify [##############################] 100%  10/10 events  ")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out.substr(bar), "/s  done")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, "\nverify: 3 sessions, 10 events, 0 blob refs in ")) << run.out;
+  EXPECT_TRUE(absl::StrContains(run.out, " events/s): 0 findings\n")) << run.out;
+  EXPECT_FALSE(absl::StrContains(Wakectl(W("verify --all"), /*and_stderr=*/true).out, "verify [")) << "not a terminal";
+}
+
 TEST_F(WakectlTest, RewindAndForkGolden) {
   const std::string use = FormatId(kEventIdPrefix, Fixed(3));
   CliRun rewind = Wakectl(W(absl::StrCat("rewind ", session_, " --to 3")));
