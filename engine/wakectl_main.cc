@@ -524,9 +524,10 @@ class Wakectl {
     return all;
   }
 
-  absl::Time TimeBound(Args& args, std::string_view flag) {
+  // --since/--until: absent, or a time (RFC 3339, or a duration before now_).
+  std::optional<absl::Time> TimeBound(Args& args, std::string_view flag) {
     std::optional<std::string> text = args.Value(flag);
-    if (!text) return absl::InfinitePast();
+    if (!text) return std::nullopt;
     absl::StatusOr<absl::Time> at = ParseTimeBound(*text, now_);
     if (!at.ok()) throw UsageError{absl::StrCat(std::string(flag), ": ", at.status().message())};
     return *at;
@@ -538,8 +539,8 @@ class Wakectl {
     list.workspace_id = args.Value("--workspace").value_or("");
     SessionFilter filter;
     filter.agent_id = args.Value("--agent").value_or("");
-    if (absl::Time since = TimeBound(args, "--since"); since != absl::InfinitePast()) filter.since = since;
-    if (absl::Time until = TimeBound(args, "--until"); until != absl::InfinitePast()) filter.until = until;
+    filter.since = TimeBound(args, "--since");
+    filter.until = TimeBound(args, "--until");
     std::optional<SessionSort> sort;
     if (std::optional<std::string> by = args.Value("--sort")) {
       absl::StatusOr<SessionSort> parsed = ParseSessionSort(*by);
@@ -1084,17 +1085,17 @@ int main(int argc, char** argv) {
         return 2;
       }
       command_name = *command;
+      std::optional<wake::Client> remote;
       if (url) {
         wake::ClientOptions client;
         client.base_url = *url;
         client.api_key = api_key;
         absl::StatusOr<wake::Client> made = wake::Client::Create(client);
         if (!made.ok()) throw wake::UsageError{absl::StrCat("--url: ", made.status().message())};
+        remote.emplace(*std::move(made));
         wake::remote_mode = true;
-        wake::Wakectl wakectl(data_dir, *std::move(made), now);
-        return wakectl.Run(*command, args);
       }
-      wake::Wakectl wakectl(data_dir, std::nullopt, now);
+      wake::Wakectl wakectl(data_dir, std::move(remote), now);
       return wakectl.Run(*command, args);
     }
     // --help (or `help`): the command's own usage when there is one, else the overview.
