@@ -394,6 +394,31 @@ TEST_F(WakectlTest, VerifyDrawsAProgressBarAndReportsItsRate) {
   EXPECT_FALSE(absl::StrContains(Wakectl(W("verify --all"), /*and_stderr=*/true).out, "verify [")) << "not a terminal";
 }
 
+// The reading commands run beside a writer that holds the store (as waked does) and see what it
+// appended a moment before, unflushed.
+TEST_F(WakectlTest, ReadsSeeTheRunningWritersLatestAppends) {
+  RocksDbSessionLogOptions options;
+  options.path = data_;
+  absl::StatusOr<std::unique_ptr<SessionLog>> writer = OpenRocksDbSessionLog(options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  Event more;
+  more.id = FormatId(kEventIdPrefix, Fixed(32));
+  ContentBlock text;
+  text.text = "appended while wakectl reads";
+  more.content = {text};
+  ASSERT_TRUE((*writer)->Append(third_, {more}, 2, kNoLease).ok());
+
+  CliRun ls = Wakectl(W("sessions ls --agent agent_beta --json"));
+  EXPECT_EQ(ls.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(ls.out, R"("events":2,)")) << ls.out;
+  CliRun events = Wakectl(W(absl::StrCat("events ", third_, " --from 2")));
+  EXPECT_TRUE(absl::StrContains(events.out, "#2 ")) << events.out;
+  EXPECT_TRUE(absl::StrContains(events.out, "appended while wakectl reads")) << events.out;
+  EXPECT_TRUE(absl::StrContains(Wakectl(W("stats")).out, "events     11\n"));
+  EXPECT_EQ(Wakectl(W("verify --all")).exit_code, 0);
+  EXPECT_EQ(Wakectl(W(absl::StrCat("fork ", third_, " --at 1"))).exit_code, 1) << "writing needs the writer stopped";
+}
+
 TEST_F(WakectlTest, RewindAndForkGolden) {
   const std::string use = FormatId(kEventIdPrefix, Fixed(3));
   CliRun rewind = Wakectl(W(absl::StrCat("rewind ", session_, " --to 3")));
@@ -456,6 +481,29 @@ TEST_F(WakectlTest, TimelineWritesAnSvgOrHtmlPicture) {
   EXPECT_EQ(Wakectl(W(absl::StrCat("timeline ", session_))).exit_code, 2) << "needs --svg or --html";
   EXPECT_EQ(Wakectl(W(absl::StrCat("timeline ", session_, " --svg ", svg, " --width 10"))).exit_code, 2);
   EXPECT_EQ(Wakectl(W(absl::StrCat("timeline sesn_01M8283G3YJK1CPHJVGZYVQ6XJ --svg ", svg))).exit_code, 1);
+}
+
+// The picture of a fixed session is byte-stable: the same file on every run, and the same over a
+// copy made by export and import (it depends on the events, not on the store).
+TEST_F(WakectlTest, TimelineIsByteStable) {
+  auto picture = [&](const std::string& session, const std::string& name) {
+    const std::string path = absl::StrCat(dir_, "/", name);
+    EXPECT_EQ(Wakectl(W(absl::StrCat("timeline ", session, " --svg ", path))).exit_code, 0);
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string first = picture(session_, "a.svg");
+  EXPECT_EQ(picture(session_, "b.svg"), first);
+  const std::string file = dir_ + "/s.jsonl";
+  ASSERT_EQ(Wakectl(W(absl::StrCat("export ", session_, " --out ", file))).exit_code, 0);
+  CliRun imported = Wakectl(W(absl::StrCat("import ", file)));
+  ASSERT_EQ(imported.exit_code, 0);
+  const std::string copy = imported.out.substr(0, imported.out.find('\n'));
+  std::string expected = first;
+  for (size_t at = expected.find(session_); at != std::string::npos; at = expected.find(session_, at + 1)) {
+    expected.replace(at, session_.size(), copy);
+  }
+  EXPECT_EQ(picture(copy, "c.svg"), expected);
 }
 
 TEST_F(WakectlTest, UsageErrorsExitTwo) {
