@@ -427,6 +427,8 @@ int Fail(const absl::Status& status) {
   } else if (absl::IsNotFound(status) && message.find("sesn_") != std::string_view::npos) {
     std::cerr << "wakectl: list the sessions with `wakectl sessions ls` (and check that --data or --url is the "
                  "right store)\n";
+  } else if (absl::IsInvalidArgument(status) && message.starts_with("invalid id")) {
+    std::cerr << "wakectl: a session id is sesn_ and 26 characters; list them with `wakectl sessions ls`\n";
   } else if (absl::IsNotFound(status) && message.find("key_") != std::string_view::npos) {
     std::cerr << "wakectl: list the keys with `wakectl keys ls`\n";
   } else if (absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status)) {

@@ -236,6 +236,9 @@ TEST_F(WakectlTest, SessionsShowGolden) {
   CliRun json = Wakectl(W(absl::StrCat("sessions show ", session_, " --json")));
   EXPECT_EQ(json.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(json.out, R"("tool_calls":1,"tool_errors":0,"open_tool_calls":0)")) << json.out;
+  CliRun malformed = Wakectl(W("verify sesn_x"), /*and_stderr=*/true);
+  EXPECT_EQ(malformed.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(malformed.out, "list them with `wakectl sessions ls`")) << malformed.out;
   CliRun missing = Wakectl(W("sessions show sesn_00000000010000000000000009"), /*and_stderr=*/true);
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(missing.out,
