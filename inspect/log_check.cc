@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "harness/context_builder.h"
 
 namespace wake {
@@ -64,13 +65,30 @@ std::vector<Finding> CheckSessionEvents(const std::string& session_id, const std
     }
   }
   for (const auto& [tool_use_id, seq] : markers) {
-    if (!results.contains(tool_use_id)) {
+    // (A marker whose call is missing was reported above as marker_without_call.)
+    if (!results.contains(tool_use_id) && tool_uses.contains(tool_use_id)) {
       add(seq, "orphan_tool_marker",
           absl::StrCat("tool use ", tool_use_id,
                        " started but has no result (a worker stopped mid-call; the next wake settles it)"));
     }
   }
   return findings;
+}
+
+std::vector<Finding> CheckLease(const std::string& session_id, const std::optional<Lease>& lease, absl::Time now,
+                                std::optional<bool> owner_running) {
+  if (!lease || lease->owner.empty() || lease->expires_at > now) return {};
+  std::string owner_state;
+  if (owner_running) {
+    owner_state = *owner_running ? absl::StrCat("; ", lease->owner, " still runs on this host but stopped renewing it")
+                                 : absl::StrCat("; ", lease->owner, " no longer runs on this host");
+  }
+  return {Finding{session_id, 0, "stale_lease",
+                  absl::StrCat("lease epoch ", lease->epoch, " of ", lease->owner, " expired at ",
+                               absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", lease->expires_at, absl::UTCTimeZone()), " (",
+                               absl::FormatDuration(absl::Trunc(now - lease->expires_at, absl::Seconds(1))),
+                               " ago) and was never released", owner_state,
+                               ": its worker stopped mid-wake; a running engine takes the session over, or start waked")}};
 }
 
 std::string FormatFinding(const Finding& f) {

@@ -7,10 +7,13 @@
 // request end without its start.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "schemas/event.h"
+#include "storage/session_log.h"
 
 namespace wake {
 
@@ -22,6 +25,13 @@ struct Finding {
 };
 
 std::vector<Finding> CheckSessionEvents(const std::string& session_id, const std::vector<Event>& events);
+
+// The session's lease as verify reports it: a "stale_lease" finding when the lease was never released
+// and has expired (its worker stopped mid-wake: crashed, killed, or cut off from the store), nothing
+// otherwise (no lease, a released one, or one still held). `owner_running` says whether the owner's
+// process still runs, when the caller can tell (waked's owner is "waked-<pid>" on the store's host).
+std::vector<Finding> CheckLease(const std::string& session_id, const std::optional<Lease>& lease, absl::Time now,
+                                std::optional<bool> owner_running);
 
 // "<session> #<seq> <kind>: <detail>".
 std::string FormatFinding(const Finding& finding);

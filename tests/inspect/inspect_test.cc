@@ -11,6 +11,7 @@
 #include "harness/scripted_brain.h"
 #include "inspect/log_check.h"
 #include "inspect/replay.h"
+#include "inspect/session_list.h"
 #include "inspect/session_report.h"
 #include "inspect/transfer.h"
 #include "schemas/ids.h"
@@ -170,6 +171,221 @@ TEST_F(InspectTest, StoreCheckFindsDamageDoneOnPurpose) {
   EXPECT_EQ(kinds, (std::vector<std::string>{"dangling_blob@big", "orphan_events@stray", "seq_gap",
                                              "undecodable_event", "undecodable_event@stray"}));
   (void)second;
+}
+
+// Damage to a tool call's pair on disk: the store check sees the gap, the log checks what it means.
+TEST_F(InspectTest, AStoreMissingAToolResultOrCallIsCaught) {
+  const std::string other = RunScriptedSession("another look");
+  uint64_t result_seq = 0;
+  uint64_t marker_seq = 0;
+  for (const Event& e : Events(session_)) {
+    if (e.type == EventType::kToolStarted && marker_seq == 0) marker_seq = e.seq;
+    if (e.type == EventType::kAgentToolResult && result_seq == 0) result_seq = e.seq;
+  }
+  uint64_t use_seq = 0;
+  uint64_t other_marker = 0;
+  uint64_t other_result = 0;
+  for (const Event& e : Events(other)) {
+    if (e.type == EventType::kAgentToolUse && use_seq == 0) use_seq = e.seq;
+    if (use_seq > 0 && e.type == EventType::kToolStarted && other_marker == 0) other_marker = e.seq;
+    if (use_seq > 0 && e.type == EventType::kAgentToolResult && other_result == 0) other_result = e.seq;
+  }
+  ASSERT_GT(result_seq, marker_seq);
+  log_.reset();
+  {
+    RawDb raw(dir_);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.Delete(RawDb::kEvents, EventKey(*ParseId(kSessionIdPrefix, session_), result_seq)));
+    ASSERT_TRUE(raw.Delete(RawDb::kEvents, EventKey(*ParseId(kSessionIdPrefix, other), use_seq)));
+  }
+  Open();
+  std::vector<Finding> log_findings;
+  std::vector<std::string> store_kinds;
+  for (const StoreFinding& f : CheckStore(&log_findings)) store_kinds.push_back(f.kind);
+  EXPECT_EQ(store_kinds, (std::vector<std::string>{"seq_gap", "seq_gap"}));
+  std::vector<std::string> kinds;
+  for (const Finding& f : log_findings) {
+    kinds.push_back(absl::StrCat(f.session_id == other ? "other " : "", f.kind, "@", f.seq));
+  }
+  std::sort(kinds.begin(), kinds.end());
+  // In `other`, the call is gone: its marker and its result have no call.
+  std::vector<std::string> expected = {
+      absl::StrCat("orphan_tool_marker@", marker_seq), absl::StrCat("other marker_without_call@", other_marker),
+      absl::StrCat("other result_without_call@", other_result), absl::StrCat("other seq_gap@", use_seq + 1),
+      absl::StrCat("seq_gap@", result_seq + 1)};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(kinds, expected);
+}
+
+// The first event a wake appended from `from` on that acts (not the wake's own bookkeeping: its
+// harness_woke record, the status, a hand being provisioned).
+const Event* FirstAction(const std::vector<Event>& events, size_t from) {
+  for (size_t i = from; i < events.size(); ++i) {
+    const EventType t = events[i].type;
+    if (t != EventType::kHarnessWoke && t != EventType::kSessionStatusRunning && t != EventType::kHandProvisioned) {
+      return &events[i];
+    }
+  }
+  return nullptr;
+}
+
+// Replay's prediction at a fork point is what a real wake of the fork then does, and the continued
+// log checks clean.
+TEST_F(InspectTest, AForkWakesIntoTheActionReplayPredicted) {
+  const std::vector<Event> events = Events(session_);
+  uint64_t end_seq = 0;  // the first model request's end: its tool call is due
+  for (const Event& e : events) {
+    if (e.type == EventType::kSpanModelRequestEnd && end_seq == 0) end_seq = e.seq;
+  }
+  ASSERT_GT(end_seq, 0u);
+  absl::StatusOr<std::string> fork = ForkSession(*log_, session_, end_seq);
+  ASSERT_TRUE(fork.ok()) << fork.status();
+  const ReplayResult predicted = ReplaySession(Events(*fork), agent_, 0);
+  ASSERT_EQ(predicted.action.kind, NextAction::Kind::kRunTool);
+  EXPECT_EQ(predicted.as_of_seq, end_seq);
+
+  Harness harness(log_.get(), brain_.get(), &hands_, HarnessOptions{});
+  ASSERT_TRUE(harness.Wake(*fork, agent_).ok());
+  const std::vector<Event> continued = Events(*fork);
+  ASSERT_GT(continued.size(), end_seq + 1);
+  const Event* next = FirstAction(continued, end_seq);
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(next->type, EventType::kToolStarted) << EventTypeName(next->type);
+  EXPECT_EQ(next->tool_use_id, predicted.action.tool_use.id);
+  EXPECT_EQ(continued.back().type, EventType::kSessionStatusIdle);
+  EXPECT_TRUE(CheckSessionEvents(*fork, continued).empty());
+  // The same model context up to the fork point as the original had.
+  std::vector<Event> prefix(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(end_seq));
+  EXPECT_EQ(EncodeModelRequestJson(predicted.request), EncodeModelRequestJson(ReplaySession(prefix, agent_, 0).request));
+}
+
+// After a rewind, replay predicts a model call, and the wake's first event is that model request.
+TEST_F(InspectTest, ARewindWakesIntoTheActionReplayPredicted) {
+  const size_t before = Events(session_).size();
+  absl::StatusOr<uint64_t> marker = RewindSession(*log_, session_, 1);
+  ASSERT_TRUE(marker.ok()) << marker.status();
+  const std::vector<Event> rewound = Events(session_);
+  const ReplayResult predicted = ReplaySession(rewound, agent_, 0);
+  EXPECT_EQ(predicted.action.kind, NextAction::Kind::kCallModel);
+  ASSERT_EQ(predicted.request.messages.size(), 1u);  // only the user's message counts
+  Harness harness(log_.get(), brain_.get(), &hands_, HarnessOptions{});
+  ASSERT_TRUE(harness.Wake(session_, agent_).ok());
+  const std::vector<Event> after = Events(session_);
+  ASSERT_GT(after.size(), rewound.size());
+  const Event* next = FirstAction(after, rewound.size());
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(next->type, EventType::kSpanModelRequestStart) << EventTypeName(next->type);
+  EXPECT_EQ(after.back().type, EventType::kSessionStatusIdle);
+  EXPECT_TRUE(CheckSessionEvents(session_, after).empty());
+  EXPECT_GT(after.size(), before + 2);
+}
+
+TEST(LeaseCheckTest, OnlyAnExpiredUnreleasedLeaseIsAFinding) {
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  EXPECT_TRUE(CheckLease("s", std::nullopt, now, std::nullopt).empty());
+  EXPECT_TRUE(CheckLease("s", Lease{3, "", now - absl::Hours(1)}, now, std::nullopt).empty()) << "released";
+  EXPECT_TRUE(CheckLease("s", Lease{3, "waked-1", now + absl::Seconds(5)}, now, false).empty()) << "still held";
+  std::vector<Finding> stale = CheckLease("s", Lease{3, "waked-7", now - absl::Seconds(90)}, now, false);
+  ASSERT_EQ(stale.size(), 1u);
+  EXPECT_EQ(stale[0].kind, "stale_lease");
+  EXPECT_EQ(stale[0].seq, 0u);
+  EXPECT_TRUE(absl::StrContains(stale[0].detail, "epoch 3 of waked-7")) << stale[0].detail;
+  EXPECT_TRUE(absl::StrContains(stale[0].detail, "(1m30s ago)")) << stale[0].detail;
+  EXPECT_TRUE(absl::StrContains(stale[0].detail, "waked-7 no longer runs on this host")) << stale[0].detail;
+  EXPECT_TRUE(absl::StrContains(CheckLease("s", Lease{3, "w", now}, now, true)[0].detail, "still runs"));
+  EXPECT_FALSE(absl::StrContains(CheckLease("s", Lease{3, "w", now}, now, std::nullopt)[0].detail, "runs"));
+}
+
+TEST(SessionListTest, TimeBoundsAreRfc3339OrDurationsBeforeNow) {
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  EXPECT_EQ(*ParseTimeBound("2h", now), now - absl::Hours(2));
+  EXPECT_EQ(*ParseTimeBound("1h30m", now), now - absl::Minutes(90));
+  EXPECT_EQ(*ParseTimeBound("7d", now), now - absl::Hours(7 * 24));
+  EXPECT_EQ(*ParseTimeBound("2027-01-15T08:00:00Z", now), now);
+  for (const char* bad : {"", "yesterday", "-2h", "d", "2x", "inf"}) {
+    absl::StatusOr<absl::Time> t = ParseTimeBound(bad, now);
+    EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StrContains(t.status().message(), "RFC 3339")) << t.status();
+  }
+}
+
+TEST(SessionListTest, FiltersAndSortsAreDeterministic) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  std::vector<SessionInfo> sessions(4);
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    sessions[i].id = absl::StrCat("sesn_", i);
+    sessions[i].created_at = t0 + absl::Minutes(static_cast<int64_t>(i));
+    sessions[i].updated_at = t0 + absl::Hours(static_cast<int64_t>(4 - i));
+    sessions[i].next_seq = i % 2 == 0 ? 5 : 9;
+    sessions[i].status = i == 2 ? "running" : "idle";
+    sessions[i].agent_id = i < 2 ? "a" : "b";
+  }
+  auto ids = [](const std::vector<SessionInfo>& list) {
+    std::string out;
+    for (const SessionInfo& s : list) absl::StrAppend(&out, s.id.substr(5));
+    return out;
+  };
+  std::vector<SessionInfo> sorted = sessions;
+  SortSessions(sorted, SessionSort::kUpdated, false);
+  EXPECT_EQ(ids(sorted), "3210");
+  SortSessions(sorted, SessionSort::kEvents, false);
+  EXPECT_EQ(ids(sorted), "0213");  // ties in creation (id) order
+  SortSessions(sorted, SessionSort::kEvents, true);
+  EXPECT_EQ(ids(sorted), "3120");
+  SortSessions(sorted, SessionSort::kStatus, false);
+  EXPECT_EQ(ids(sorted), "0132");
+  SortSessions(sorted, SessionSort::kCreated, true);
+  EXPECT_EQ(ids(sorted), "3210");
+  EXPECT_EQ(ParseSessionSort("size").status().code(), absl::StatusCode::kInvalidArgument);
+
+  SessionFilter filter;
+  filter.agent_id = "b";
+  filter.since = t0 + absl::Minutes(2);
+  filter.until = t0 + absl::Minutes(3);  // exclusive
+  std::vector<SessionInfo> kept;
+  for (const SessionInfo& s : sessions) {
+    if (SessionMatches(filter, s)) kept.push_back(s);
+  }
+  EXPECT_EQ(ids(kept), "2");
+}
+
+// The recent counts read only the tails of sessions updated within the hour, yet count every event
+// of the window (here 150 of them in one session, more than the first tail read holds).
+TEST(SessionListTest, RecentAppendsCountTheLastMinuteAndHour) {
+  const std::string dir = testing::MakeTempDir("recent");
+  ManualClock clock(absl::FromUnixSeconds(1'800'000'000));
+  RocksDbSessionLogOptions options;
+  options.path = dir;
+  options.clock = &clock;
+  std::unique_ptr<SessionLog> log = *OpenRocksDbSessionLog(options);
+  SessionInfo busy;
+  busy.id = NewSessionId(absl::Now());
+  ASSERT_TRUE(log->CreateSession(busy).ok());
+  SessionInfo old;
+  old.id = NewSessionId(absl::Now());
+  ASSERT_TRUE(log->CreateSession(old).ok());
+  ASSERT_TRUE(log->Append(old.id, {testing::TextMessage(EventType::kUserMessage, "long ago")}, kAppendAtHead, kNoLease).ok());
+  for (int i = 0; i < 300; ++i) {  // one every 20 s for 100 minutes
+    clock.Advance(absl::Seconds(20));
+    ASSERT_TRUE(log->Append(busy.id, {testing::TextMessage(EventType::kUserMessage, "hi")}, kAppendAtHead, kNoLease).ok());
+  }
+  const absl::Time now = clock.Now() + absl::Seconds(5);
+  uint64_t hour = 0;
+  uint64_t minute = 0;
+  const std::vector<Event> all = *log->Read(busy.id);
+  for (const Event& e : all) {
+    hour += *e.processed_at > now - absl::Hours(1) ? 1 : 0;
+    minute += *e.processed_at > now - absl::Minutes(1) ? 1 : 0;
+  }
+  std::vector<SessionInfo> sessions = log->ListSessions(ListSessionsOptions{})->sessions;
+  absl::StatusOr<RecentAppends> recent = CountRecentAppends(*log, sessions, now);
+  ASSERT_TRUE(recent.ok()) << recent.status();
+  EXPECT_EQ(recent->last_hour, hour);
+  EXPECT_EQ(recent->last_minute, minute);
+  EXPECT_GT(hour, 64u) << "more than the first tail window";
+  EXPECT_EQ(recent->sessions_read, 1u) << "the old session is not read";
+  log.reset();
+  testing::RemoveDir(dir);
 }
 
 TEST_F(InspectTest, ExportImportExportIsByteIdentical) {
