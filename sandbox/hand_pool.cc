@@ -1,5 +1,6 @@
 #include "sandbox/hand_pool.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -29,7 +30,11 @@ HandPool::HandPool(HandPoolOptions options) : options_(std::move(options)) {
       any_warm = true;
     }
   }
-  if (any_warm) refill_ = std::thread([this] { RefillLoop(); });
+  if (any_warm) {
+    for (size_t i = 0; i < std::max<size_t>(1, options_.warm_refill_threads); ++i) {
+      refill_.emplace_back([this] { RefillLoop(); });
+    }
+  }
 }
 
 HandPool::~HandPool() {
@@ -39,7 +44,7 @@ HandPool::~HandPool() {
   }
   mu_.SignalAll();
   if (reaper_.joinable()) reaper_.join();
-  if (refill_.joinable()) refill_.join();
+  for (std::thread& t : refill_) t.join();
   // The spares belong to no session: nothing would ever re-attach them.
   std::vector<std::unique_ptr<Hand>> spares;
   {

@@ -15,7 +15,7 @@
 //
 // Warm pool (HandPoolOptions::warm, off by default): the pool keeps K provisioned spare hands per
 // provider and gives one to a session whose first tool call finds no hand (and none to re-attach),
-// the way platforms hide a container start; a background thread then provisions a replacement. A
+// the way platforms hide a container start; background threads then provision a replacement. A
 // spare is checked with Health() as it is handed out; a dead one is released and discarded, never
 // handed out. Spares belong to no session: they are provisioned under an id of their own
 // ("warm_<id>"), which is what their sandbox stays labelled with after a session took it, so a
@@ -96,6 +96,8 @@ struct HandPoolOptions {
   MetricsRegistry* metrics = nullptr;
   // Warm pools, at most one per provider. Empty (the default): every hand is provisioned on demand.
   std::vector<WarmHands> warm;
+  // How many spares the warm pool provisions at once (its refill threads), at least 1.
+  size_t warm_refill_threads = 2;
   // How long the warm pool waits after a failed spare provisioning before it tries again.
   absl::Duration warm_retry_after = absl::Seconds(1);
 };
@@ -187,7 +189,7 @@ class HandPool final : public SessionHands {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<WarmSlot> warm_ ABSL_GUARDED_BY(mu_);
   std::thread reaper_;
-  std::thread refill_;
+  std::vector<std::thread> refill_;
 };
 
 }  // namespace wake
