@@ -31,6 +31,14 @@
 // a markdown report and two SVG plots (TTFT CDF per mode; stacked mean breakdown per mode), with a
 // progress bar on stderr. See bench/README.md.
 //
+// With --e2e the clients go through waked's HTTP API instead (StartServer in-process, client/client.h):
+// POST /v1/sessions, POST .../events, the SSE stream from just after the message; it adds
+//   accepted        t0 -> the POST of the user.message answered
+//   first event     accepted -> the first agent.* event on the SSE stream (agent.message: the model's
+//                   whole first response, since events are appended when a response ends)
+// and takes the rest of the breakdown from the log after the turn (the queue/wake split only for the
+// turns whose lease was not yet released when it read).
+//
 // The docker backend needs dockerd and the wake-test-busybox image (scripts/services/docker.sh).
 
 #include <algorithm>
@@ -45,6 +53,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -61,11 +70,14 @@
 #include "base/status_macros.h"
 #include "base/sync.h"
 #include "bench/svg_plot.h"
+#include "client/client.h"
 #include "engine/engine.h"
 #include "harness/anthropic_brain.h"
 #include "sandbox/docker/docker_hand.h"
 #include "sandbox/local/local_hand.h"
+#include "schemas/event_json.h"
 #include "schemas/ids.h"
+#include "server/server.h"
 #include "tests/harness/fake_model_server.h"
 
 namespace wake {
@@ -95,6 +107,7 @@ struct Config {
   std::string out_dir = "bench/results";
   std::string tag;  // file name prefix; default ttft-<backend>
   bool progress = true;
+  bool e2e = false;  // through waked's HTTP API (StartServer in-process + client/client.h)
 };
 
 // --- the workload -------------------------------------------------------------------------------------
@@ -219,6 +232,8 @@ struct TurnSample {
   double model_ms = 0;
   double overhead_ms = 0;
   double total_ms = 0;
+  double accepted_ms = NAN;     // e2e: t0 -> POST .../events answered (user.message accepted)
+  double first_event_ms = NAN;  // e2e: accepted -> the first agent.* event on the SSE stream
   std::string hand_kind;  // "", "new", "warm", "reattached"
 };
 
@@ -254,10 +269,31 @@ class Progress {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
+// The first `"id":"<prefix>..."` value in a JSON answer ("" when none).
+std::string JsonId(const std::string& json, const std::string& prefix) {
+  const std::string key = "\"id\":\"" + prefix;
+  const size_t at = json.find(key);
+  if (at == std::string::npos) return "";
+  const size_t begin = at + 6;
+  const size_t end = json.find('"', begin);
+  return end == std::string::npos ? "" : json.substr(begin, end - begin);
+}
+
+// An SSE frame's event type: its `event:` field, else the data's first "type".
+std::string FrameType(const SseEvent& frame) {
+  if (!frame.event.empty() && frame.event != "message") return frame.event;
+  const size_t at = frame.data.find("\"type\":\"");
+  if (at == std::string::npos) return "";
+  const size_t begin = at + 8;
+  const size_t end = frame.data.find('"', begin);
+  return end == std::string::npos ? "" : frame.data.substr(begin, end - begin);
+}
+
 class ModeRun {
  public:
-  ModeRun(const Config& c, const Workload& w, Engine& engine, std::string agent_id, Progress& progress)
-      : c_(c), w_(w), engine_(engine), agent_id_(std::move(agent_id)), progress_(progress) {}
+  ModeRun(const Config& c, const Workload& w, Engine& engine, std::string agent_id, Progress& progress,
+          const Client* client)
+      : c_(c), w_(w), engine_(engine), agent_id_(std::move(agent_id)), progress_(progress), client_(client) {}
 
   // Runs every session; the samples of the turns, in session and turn order.
   absl::StatusOr<std::vector<TurnSample>> Go() {
@@ -322,70 +358,112 @@ class ModeRun {
         ASSIGN_OR_RETURN(session_id, Create());
         sample.create_ms = Ms(absl::Now() - t0);
       }
-      if (follow == nullptr) {
-        ASSIGN_OR_RETURN(follow, engine_.Subscribe(session_id, cursor));
+      absl::Time message_at;
+      uint64_t message_seq = 0;
+      std::vector<Event> e2e_events;  // e2e: the turn's events, read from the log once it ended
+      const std::string text = absl::StrCat(Marker(s, static_cast<int>(t)), plan[t].tool ? " run echo hi, then say done" : " say hi");
+      if (client_ == nullptr) {
+        if (follow == nullptr) {
+          ASSIGN_OR_RETURN(follow, engine_.Subscribe(session_id, cursor));
+        }
+        Event task;
+        task.type = EventType::kUserMessage;
+        ContentBlock block;
+        block.text = text;
+        task.content.push_back(block);
+        ASSIGN_OR_RETURN(std::vector<Event> sent, engine_.SendEvents(session_id, {task}));
+        message_seq = sent.front().seq;
+        message_at = sent.front().processed_at.value_or(absl::Now());
+      } else {
+        std::string body = R"({"events":[{"type":"user.message","content":[{"type":"text","text":)";
+        AppendJsonString(body, text);
+        body += "}]}]}";
+        ASSIGN_OR_RETURN(std::string answer, client_->Post(absl::StrCat("/v1/sessions/", session_id, "/events"), body));
+        const absl::Time accepted = absl::Now();
+        sample.accepted_ms = Ms(accepted - t0);
+        const std::string message_id = JsonId(answer, "sevt_");
+        if (message_id.empty()) return absl::InternalError(absl::StrCat("no event id in ", answer));
+        // The stream from just after the message: nothing is missed, whenever it opens.
+        RETURN_IF_ERROR(client_->StreamEvents(session_id, message_id, [&](const SseEvent& frame) {
+          const std::string type = FrameType(frame);
+          if (std::isnan(sample.first_event_ms) && absl::StartsWith(type, "agent.")) {
+            sample.first_event_ms = Ms(absl::Now() - accepted);
+          }
+          return type != "session.status_idle";
+        }));
+        ReadOptions read;
+        read.from_seq = cursor;
+        ASSIGN_OR_RETURN(e2e_events, engine_.ReadEvents(session_id, read));
+        for (const Event& e : e2e_events) {
+          if (e.id == message_id) {
+            message_seq = e.seq;
+            message_at = e.processed_at.value_or(absl::Now());
+          }
+        }
+        if (message_seq == 0) return absl::InternalError(absl::StrCat("the message ", message_id, " is not in the log"));
       }
-      Event task;
-      task.type = EventType::kUserMessage;
-      ContentBlock text;
-      text.text = absl::StrCat(Marker(s, static_cast<int>(t)), plan[t].tool ? " run echo hi, then say done" : " say hi");
-      task.content.push_back(text);
-      ASSIGN_OR_RETURN(std::vector<Event> sent, engine_.SendEvents(session_id, {task}));
-      const uint64_t message_seq = sent.front().seq;
-      const absl::Time message_at = sent.front().processed_at.value_or(absl::Now());
 
       std::optional<absl::Time> lease_at, span_start_at, tool_started_at;
       bool first_span = true, provision_in_tool = false, done = false;
+      auto handle = [&](const Event& e) -> absl::Status {
+        cursor = e.seq + 1;
+        const absl::Time at = e.processed_at.value_or(absl::Now());
+        switch (e.type) {
+          case EventType::kHandProvisioned:
+            sample.provision_ms += static_cast<double>(e.duration_us) / 1000;
+            sample.hand_kind = e.reason.empty() ? "new" : e.reason;
+            if (e.seq > message_seq) provision_in_tool = true;
+            break;
+          case EventType::kHarnessWoke:
+            if (e.seq > message_seq && !lease_at) {
+              // The wake's lease is still held while its model request runs: its grant time is when
+              // the wake started. (Once released, its expiry is the release time, which the check
+              // below refuses: e2e turns read the log after the turn, so some have no queue/wake.)
+              absl::StatusOr<Lease> lease = engine_.log().GetLease(session_id);
+              if (lease.ok() && lease->epoch == e.lease_epoch) {
+                const absl::Time granted = lease->expires_at - lease_ttl_;
+                if (granted <= at && granted >= message_at - absl::Seconds(1)) lease_at = granted;
+              }
+            }
+            break;
+          case EventType::kSpanModelRequestStart:
+            if (e.seq > message_seq && !span_start_at) span_start_at = at;
+            break;
+          case EventType::kSpanModelRequestEnd:
+            if (e.seq <= message_seq) break;
+            if (first_span) sample.model_ttft_ms = static_cast<double>(e.time_to_first_token_us) / 1000;
+            first_span = false;
+            sample.model_ms += static_cast<double>(e.duration_us) / 1000;
+            break;
+          case EventType::kToolStarted:
+            if (e.seq > message_seq) tool_started_at = at;
+            break;
+          case EventType::kAgentToolResult:
+            if (e.seq > message_seq && tool_started_at) sample.execute_ms += Ms(at - *tool_started_at);
+            break;
+          case EventType::kSessionError:
+            return absl::InternalError(absl::StrCat("session ", s, " turn ", t, ": session.error: ", e.error.message));
+          case EventType::kSessionStatusIdle:
+            if (e.seq > message_seq) {
+              done = true;
+              sample.total_ms = Ms(at - t0);
+            }
+            break;
+          default:
+            break;
+        }
+        return absl::OkStatus();
+      };
+      if (client_ != nullptr) {
+        for (const Event& e : e2e_events) {
+          if (!done) RETURN_IF_ERROR(handle(e));
+        }
+        if (!done) return absl::InternalError(absl::StrCat("session ", s, " turn ", t, ": no session.status_idle"));
+      }
       while (!done) {
         ASSIGN_OR_RETURN(std::vector<Event> events, follow->Next(256, absl::Now() + absl::Seconds(120)));
         if (events.empty()) return absl::DeadlineExceededError(absl::StrCat("session ", s, " turn ", t, ": no events in 120 s"));
-        for (const Event& e : events) {
-          cursor = e.seq + 1;
-          const absl::Time at = e.processed_at.value_or(absl::Now());
-          switch (e.type) {
-            case EventType::kHandProvisioned:
-              sample.provision_ms += static_cast<double>(e.duration_us) / 1000;
-              sample.hand_kind = e.reason.empty() ? "new" : e.reason;
-              if (e.seq > message_seq) provision_in_tool = true;
-              break;
-            case EventType::kHarnessWoke:
-              if (e.seq > message_seq && !lease_at) {
-                // The wake's lease is still held while its model request runs: its grant time is
-                // when the wake started.
-                absl::StatusOr<Lease> lease = engine_.log().GetLease(session_id);
-                if (lease.ok() && lease->epoch == e.lease_epoch) {
-                  const absl::Time granted = lease->expires_at - lease_ttl_;
-                  if (granted <= at && granted >= message_at - absl::Seconds(1)) lease_at = granted;
-                }
-              }
-              break;
-            case EventType::kSpanModelRequestStart:
-              if (e.seq > message_seq && !span_start_at) span_start_at = at;
-              break;
-            case EventType::kSpanModelRequestEnd:
-              if (e.seq <= message_seq) break;
-              if (first_span) sample.model_ttft_ms = static_cast<double>(e.time_to_first_token_us) / 1000;
-              first_span = false;
-              sample.model_ms += static_cast<double>(e.duration_us) / 1000;
-              break;
-            case EventType::kToolStarted:
-              if (e.seq > message_seq) tool_started_at = at;
-              break;
-            case EventType::kAgentToolResult:
-              if (e.seq > message_seq && tool_started_at) sample.execute_ms += Ms(at - *tool_started_at);
-              break;
-            case EventType::kSessionError:
-              return absl::InternalError(absl::StrCat("session ", s, " turn ", t, ": session.error: ", e.error.message));
-            case EventType::kSessionStatusIdle:
-              if (e.seq > message_seq) {
-                done = true;
-                sample.total_ms = Ms(at - t0);
-              }
-              break;
-            default:
-              break;
-          }
-        }
+        for (const Event& e : events) RETURN_IF_ERROR(handle(e));
       }
       if (!span_start_at) return absl::InternalError(absl::StrCat("session ", s, " turn ", t, ": no model request"));
       if (provision_in_tool) sample.execute_ms -= sample.provision_ms;
@@ -403,6 +481,12 @@ class ModeRun {
   }
 
   absl::StatusOr<std::string> Create() {
+    if (client_ != nullptr) {
+      ASSIGN_OR_RETURN(std::string answer, client_->Post("/v1/sessions", absl::StrCat(R"({"agent":")", agent_id_, R"("})")));
+      std::string id = JsonId(answer, "sesn_");
+      if (id.empty()) return absl::InternalError(absl::StrCat("no session id in ", answer));
+      return id;
+    }
     CreateSessionRequest request;
     request.agent_id = agent_id_;
     ASSIGN_OR_RETURN(SessionInfo session, engine_.CreateSession(request));
@@ -433,6 +517,7 @@ class ModeRun {
   Engine& engine_;
   const std::string agent_id_;
   Progress& progress_;
+  const Client* const client_;  // e2e only
   const absl::Duration lease_ttl_ = HarnessOptions{}.lease_ttl;
 };
 
@@ -471,12 +556,24 @@ absl::StatusOr<ModeResult> RunMode(const Config& c, const Workload& w, const std
       // ~0.2-0.7 s on this machine; the pool makes them one at a time).
       absl::SleepFor(absl::Milliseconds(c.backend == "docker" ? 800 * static_cast<double>(c.warm_spares) + 500 : 200));
     }
+    std::unique_ptr<Server> server;
+    std::optional<Client> client;
+    if (c.e2e) {
+      // waked's API in-process, on a kernel-chosen port, with wake's own libcurl client.
+      ServerOptions server_options;
+      server_options.log = [](std::string_view) {};
+      ASSIGN_OR_RETURN(server, StartServer(engine.get(), server_options));
+      ClientOptions client_options;
+      client_options.base_url = absl::StrCat("http://127.0.0.1:", server->port());
+      ASSIGN_OR_RETURN(client, Client::Create(client_options));
+    }
     Progress progress(c.progress, mode, w.turns);
-    ModeRun run(c, w, *engine, agent.id, progress);
+    ModeRun run(c, w, *engine, agent.id, progress, client ? &*client : nullptr);
     const absl::Time start = absl::Now();
     absl::StatusOr<std::vector<TurnSample>> turns = run.Go();
     result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
     progress.Finish();
+    if (server != nullptr) server->Stop();
     engine->Shutdown();
     if (!turns.ok()) return turns.status();
     result.turns = *std::move(turns);
@@ -526,6 +623,8 @@ constexpr Metric kMetrics[] = {
     {"execute_ms", "tool execute", &TurnSample::execute_ms},
     {"model_ms", "model (all requests)", &TurnSample::model_ms},
     {"overhead_ms", "engine overhead", &TurnSample::overhead_ms},
+    {"accepted_ms", "HTTP: POST user.message accepted (e2e)", &TurnSample::accepted_ms},
+    {"first_event_ms", "HTTP: accepted -> first agent event on SSE (e2e)", &TurnSample::first_event_ms},
 };
 
 // Which turns a table or plot is about.
@@ -557,7 +656,7 @@ std::string JsonNum(double v) { return std::isnan(v) ? "null" : absl::StrFormat(
 
 std::string Conditions(const Config& c) {
   return absl::StrCat(
-      c.backend, " hands; ", c.sessions, " sessions, 1 + U{0..", c.followups, "} turns each, tool call in ",
+      c.e2e ? "through waked's HTTP API (in-process server, libcurl client); " : "", c.backend, " hands; ", c.sessions, " sessions, 1 + U{0..", c.followups, "} turns each, tool call in ",
       absl::StrFormat("%.0f", c.tool_fraction * 100), " % of turns; ",
       c.arrival_rate > 0 ? absl::StrFormat("open loop, %.2f sessions/s (Poisson)", c.arrival_rate)
                          : absl::StrCat("closed loop, ", c.concurrency, " clients"),
@@ -596,6 +695,9 @@ std::string MarkdownReport(const Config& c, const std::vector<ModeResult>& resul
     }
     absl::StrAppend(&md, absl::StrJoin(head, " | "), " |\n|", absl::StrJoin(rule, "|"), "|\n");
     for (const Metric& m : kMetrics) {
+      bool any = false;
+      for (const ModeResult& r : results) any = any || !std::isnan(Percentile(Column(r, slice, m.field), 0.5));
+      if (!any) continue;  // e.g. the HTTP columns of a run without --e2e
       std::vector<std::string> row = {m.label};
       for (const ModeResult& r : results) {
         const auto v = Column(r, slice, m.field);
@@ -704,11 +806,11 @@ int main(int argc, char** argv) {
       "                  [--tool-fraction P] [--concurrency C | --arrival-rate R] [--workers W]\n"
       "                  [--model-ttft-ms M] [--model-ttft-sigma S] [--tokens-per-s T] [--tokens-sigma S]\n"
       "                  [--output-tokens K] [--warm-spares K] [--history H] [--seed X] [--out-dir DIR]\n"
-      "                  [--tag NAME] [--no-progress]\n";
+      "                  [--tag NAME] [--no-progress] [--e2e]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--no-progress") {
-      c.progress = false;
+    if (flag == "--no-progress" || flag == "--e2e") {
+      (flag == "--e2e" ? c.e2e : c.progress) = flag == "--e2e";
       continue;
     }
     if (i + 1 >= argc) return std::fprintf(stderr, "%s", usage), 2;
