@@ -63,6 +63,10 @@ if [[ $docker == 1 ]]; then
   "${ttft[@]}" --backend docker --tag ttft-docker-mixed --sessions "$sessions" --followups 3 --tool-fraction 0.5 \
     --arrival-rate 4 --model-ttft-ms 400 --model-ttft-sigma 0.5 --tokens-per-s 80 --tokens-sigma 0.3 \
     --warm-spares 4 >/dev/null
+  step "ttft_bench: docker hands, through waked's HTTP API"
+  "${ttft[@]}" --backend docker --e2e --tag ttft-docker-e2e --sessions "$sessions" --followups 2 --tool-fraction 0.5 \
+    --concurrency 4 --model-ttft-ms 250 --model-ttft-sigma 0.3 --tokens-per-s 80 --tokens-sigma 0.3 \
+    --warm-spares 4 >/dev/null
 fi
 step "ttft_bench: local hands, first turns (control)"
 "${ttft[@]}" --backend local --tag ttft-local-first --sessions "$sessions" --concurrency 4 \
@@ -197,7 +201,11 @@ def ttft_section(tag, title, slice_key="first_tool"):
     for key, label in [("ttft_ms", "**time to first token**"), ("total_ms", "turn total"), ("queue_ms", "queueing"),
                        ("wake_ms", "wake (lease + read + context)"), ("model_ttft_ms", "model TTFT"),
                        ("provision_ms", "hand provision"), ("execute_ms", "tool execute"),
-                       ("overhead_ms", "engine overhead (total - model - hand - queue)")]:
+                       ("overhead_ms", "engine overhead (total - model - hand - queue)"),
+                       ("accepted_ms", "HTTP: POST user.message -> accepted"),
+                       ("first_event_ms", "HTTP: accepted -> first agent event (SSE)")]:
+        if all(((summ[m] or {}).get(key) or {}).get("p50") is None for m in modes):
+            continue
         row = []
         for m in modes:
             v = (summ[m] or {}).get(key) or {}
@@ -220,6 +228,7 @@ if docker:
                         f"**{'met' if cut50 >= 0.6 else 'missed'}**), p95 -{cut95 * 100:.0f} % (target -90 %: "
                         f"**{'met' if cut95 >= 0.9 else 'missed'}**)")
     ttft_section("ttft-docker-mixed", "Docker hands, mixed turns (open loop), all turns", "all")
+    ttft_section("ttft-docker-e2e", "Docker hands, through waked's HTTP API (--e2e), all turns", "all")
 ttft_section("ttft-local-first", "Local hands, first turns with a tool call (control: provisioning is a mkdir)")
 summ = ttft_section("ttft-local-history1000", "Local hands, sessions of 1,000 events, all turns (engine overhead)", "all")
 if summ and summ.get("lazy"):

@@ -33,7 +33,7 @@
 //
 // With --e2e the clients go through waked's HTTP API instead (StartServer in-process, client/client.h):
 // POST /v1/sessions, POST .../events, the SSE stream from just after the message; it adds
-//   accepted        t0 -> the POST of the user.message answered
+//   accepted        the POST of the user.message sent -> answered
 //   first event     accepted -> the first agent.* event on the SSE stream (agent.message: the model's
 //                   whole first response, since events are appended when a response ends)
 // and takes the rest of the breakdown from the log after the turn (the queue/wake split only for the
@@ -232,7 +232,7 @@ struct TurnSample {
   double model_ms = 0;
   double overhead_ms = 0;
   double total_ms = 0;
-  double accepted_ms = NAN;     // e2e: t0 -> POST .../events answered (user.message accepted)
+  double accepted_ms = NAN;     // e2e: POST .../events sent -> answered (user.message accepted)
   double first_event_ms = NAN;  // e2e: accepted -> the first agent.* event on the SSE stream
   std::string hand_kind;  // "", "new", "warm", "reattached"
 };
@@ -378,9 +378,10 @@ class ModeRun {
         std::string body = R"({"events":[{"type":"user.message","content":[{"type":"text","text":)";
         AppendJsonString(body, text);
         body += "}]}]}";
+        const absl::Time posted = absl::Now();
         ASSIGN_OR_RETURN(std::string answer, client_->Post(absl::StrCat("/v1/sessions/", session_id, "/events"), body));
         const absl::Time accepted = absl::Now();
-        sample.accepted_ms = Ms(accepted - t0);
+        sample.accepted_ms = Ms(accepted - posted);
         const std::string message_id = JsonId(answer, "sevt_");
         if (message_id.empty()) return absl::InternalError(absl::StrCat("no event id in ", answer));
         // The stream from just after the message: nothing is missed, whenever it opens.
@@ -623,7 +624,7 @@ constexpr Metric kMetrics[] = {
     {"execute_ms", "tool execute", &TurnSample::execute_ms},
     {"model_ms", "model (all requests)", &TurnSample::model_ms},
     {"overhead_ms", "engine overhead", &TurnSample::overhead_ms},
-    {"accepted_ms", "HTTP: POST user.message accepted (e2e)", &TurnSample::accepted_ms},
+    {"accepted_ms", "HTTP: POST user.message -> accepted (e2e)", &TurnSample::accepted_ms},
     {"first_event_ms", "HTTP: accepted -> first agent event on SSE (e2e)", &TurnSample::first_event_ms},
 };
 
