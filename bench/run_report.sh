@@ -76,7 +76,7 @@ step "ttft_bench: local hands, sessions of 1,000 events (engine overhead)"
   --tool-fraction 0.5 --concurrency 4 --history 1000 --model-ttft-ms 50 --tokens-per-s 500 >/dev/null
 
 step "report"
-python3 - "$out" "$build_type" "$docker" "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo ?)" \
+python3 - "$out" "$build_type" "$docker" "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo ?)$([[ -n "$(git -C "$repo" status --porcelain -- . ':!bench/results' 2>/dev/null)" ]] && echo +uncommitted || true)" \
   > "$repo/bench/results/report.md" <<'PY'
 import json, os, sys, platform, datetime
 
