@@ -256,7 +256,9 @@ TEST_F(HandPoolTest, WarmPoolIsOffByDefault) {
 }
 
 TEST_F(HandPoolTest, WarmPoolHandsOutASpareAndRefills) {
+  MetricsRegistry metrics;
   HandPoolOptions options = Options(provider_.get());
+  options.metrics = &metrics;
   options.warm.push_back(WarmHands{provider_.get(), HandResources{}, 2});
   HandPool pool(options);
   ASSERT_TRUE(AwaitSpares(pool, 2));
@@ -288,6 +290,10 @@ TEST_F(HandPoolTest, WarmPoolHandsOutASpareAndRefills) {
   EXPECT_EQ(stats.provisions, 0);
   EXPECT_EQ(stats.spares_provisioned, 3);
   EXPECT_EQ(SpareDirs(dir_ + "/hands").size(), 3u);  // two spares + the session's
+  // The session's provisioning is observed as a warm one.
+  const std::string text = metrics.RenderPrometheus();
+  EXPECT_TRUE(absl::StrContains(text, R"(wake_hand_provision_seconds_count{backend="local",kind="warm"} 1)")) << text;
+  EXPECT_FALSE(absl::StrContains(text, R"(kind="new")")) << text;
 }
 
 TEST_F(HandPoolTest, AWarmSpareThatDiedIsDiscardedNotHandedOut) {
