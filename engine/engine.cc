@@ -128,6 +128,16 @@ class Engine::Impl {
           absl::StrCat("engine: the default hand backend ", options_.default_backend, " has no provider"));
     }
     HandPoolOptions pool;
+    for (const auto& [backend, spares] : options_.warm_hands) {
+      auto provider = options_.hand_providers.find(backend);
+      if (provider == options_.hand_providers.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("engine: warm hands for backend ", backend, ", which has no provider"));
+      }
+      WarmHands warm;
+      warm.provider = provider->second;
+      warm.spares = spares;
+      pool.warm.push_back(std::move(warm));
+    }
     pool.placement = [this](std::string_view session) { return Placement(session); };
     pool.idle_release_after = options_.idle_hand_release;
     pool.reap_interval = std::max(absl::Seconds(1), options_.idle_hand_release / 4);

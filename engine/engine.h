@@ -198,6 +198,12 @@ struct EngineOptions {
   // CreateSession then waits for it). The TTFT benchmark compares the two.
   enum class Provisioning { kLazy, kEager };
   Provisioning provisioning = Provisioning::kLazy;
+  // Warm pool (hand_pool.h), off when empty: by backend, how many provisioned spare hands to keep
+  // ready; a session's first tool call takes one instead of waiting for a new sandbox, and a
+  // replacement is provisioned in the background. Spares have default resources (HandResources{}), so
+  // only sessions whose environment keeps the default limits get one. Spares are released when the
+  // Engine is destroyed. InvalidArgument from Open for a backend with no provider.
+  std::map<std::string, size_t> warm_hands;
   // Concurrent wakes (worker threads).
   size_t workers = 8;
   absl::Duration idle_hand_release = absl::Minutes(10);

@@ -1,11 +1,13 @@
 #include "sandbox/hand_pool.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "schemas/ids.h"
 
 namespace wake {
 
@@ -19,6 +21,20 @@ HandPool::HandPool(HandPoolOptions options) : options_(std::move(options)) {
     errors_ = &ErrorCounters(*options_.metrics);
   }
   if (options_.reap_interval > absl::ZeroDuration()) reaper_ = std::thread([this] { ReaperLoop(); });
+  bool any_warm = false;
+  {
+    MutexLock lock(&mu_);
+    for (const WarmHands& spec : options_.warm) {
+      if (spec.provider == nullptr || spec.spares == 0) continue;
+      warm_.push_back(WarmSlot{spec, {}, 0});
+      any_warm = true;
+    }
+  }
+  if (any_warm) {
+    for (size_t i = 0; i < std::max<size_t>(1, options_.warm_refill_threads); ++i) {
+      refill_.emplace_back([this] { RefillLoop(); });
+    }
+  }
 }
 
 HandPool::~HandPool() {
@@ -28,6 +44,88 @@ HandPool::~HandPool() {
   }
   mu_.SignalAll();
   if (reaper_.joinable()) reaper_.join();
+  for (std::thread& t : refill_) t.join();
+  // The spares belong to no session: nothing would ever re-attach them.
+  std::vector<std::unique_ptr<Hand>> spares;
+  {
+    MutexLock lock(&mu_);
+    for (WarmSlot& slot : warm_) {
+      for (std::unique_ptr<Hand>& hand : slot.ready) spares.push_back(std::move(hand));
+      slot.ready.clear();
+    }
+  }
+  for (std::unique_ptr<Hand>& hand : spares) (void)hand->Release();
+}
+
+namespace {
+
+// Whether a spare made with `spare` limits may serve a session placed with `wanted` (env is applied
+// per process, so it does not matter).
+bool SameLimits(const HandResources& spare, const HandResources& wanted) {
+  return spare.memory_bytes == wanted.memory_bytes && spare.cpus == wanted.cpus && spare.pids == wanted.pids &&
+         spare.network == wanted.network;
+}
+
+}  // namespace
+
+std::unique_ptr<Hand> HandPool::TakeSpare(const HandPlacement& placement) {
+  while (true) {
+    std::unique_ptr<Hand> spare;
+    {
+      MutexLock lock(&mu_);
+      for (WarmSlot& slot : warm_) {
+        if (slot.spec.provider != placement.provider || !SameLimits(slot.spec.resources, placement.resources)) continue;
+        if (slot.ready.empty()) return nullptr;
+        spare = std::move(slot.ready.front());
+        slot.ready.erase(slot.ready.begin());
+        mu_.SignalAll();  // the refill thread makes its replacement
+        break;
+      }
+    }
+    if (spare == nullptr) return nullptr;
+    if (spare->Health().ok()) return spare;
+    // It died while it waited (container killed, host gone): never hand it out.
+    (void)spare->Release();
+    MutexLock lock(&mu_);
+    ++stats_.spares_discarded;
+  }
+}
+
+void HandPool::RefillLoop() {
+  while (true) {
+    size_t index = 0;
+    WarmHands spec;
+    {
+      MutexLock lock(&mu_);
+      auto deficit = [&] {
+        for (size_t i = 0; i < warm_.size(); ++i) {
+          if (warm_[i].ready.size() + static_cast<size_t>(warm_[i].provisioning) < warm_[i].spec.spares) {
+            index = i;
+            return true;
+          }
+        }
+        return false;
+      };
+      mu_.Await([&] { return stopping_ || deficit(); });
+      if (stopping_) return;
+      ++warm_[index].provisioning;
+      spec = warm_[index].spec;
+    }
+    const std::string spare_id = FormatId("warm_", NewIdBytes(absl::Now()));
+    absl::StatusOr<std::unique_ptr<Hand>> made = spec.provider->Provision(spare_id, spec.resources);
+    MutexLock lock(&mu_);
+    --warm_[index].provisioning;
+    if (!made.ok()) {
+      ++stats_.spare_failures;
+      if (errors_ != nullptr) errors_->WithLabels({"hand_provision_error"}).Increment();
+      // Do not spin on a provider that keeps failing; the session's own call provisions meanwhile.
+      if (mu_.AwaitWithDeadline([&] { return stopping_; }, absl::Now() + options_.warm_retry_after)) return;
+      continue;
+    }
+    ++stats_.spares_provisioned;
+    warm_[index].ready.push_back(*std::move(made));
+    mu_.SignalAll();
+  }
 }
 
 Event HandPool::HandEvent(EventType type, const Hand& hand) const {
@@ -36,14 +134,6 @@ Event HandPool::HandEvent(EventType type, const Hand& hand) const {
   e.hand_id = hand.id();
   e.hand_backend = std::string(hand.backend());
   return e;
-}
-
-absl::StatusOr<std::unique_ptr<Hand>> HandPool::ProvisionOrReattach(std::string_view session_id,
-                                                                    const HandPlacement& placement, bool& reattached) {
-  absl::StatusOr<std::unique_ptr<Hand>> hand = placement.provider->Reattach(session_id, placement.resources);
-  reattached = hand.ok();
-  if (hand.ok() || hand.status().code() != absl::StatusCode::kNotFound) return hand;
-  return placement.provider->Provision(session_id, placement.resources);
 }
 
 absl::StatusOr<std::shared_ptr<Hand>> HandPool::Acquire(const std::string& session_id,
@@ -70,12 +160,23 @@ absl::StatusOr<std::shared_ptr<Hand>> HandPool::Acquire(const std::string& sessi
   // This call provisions; no lock is held while it runs.
   const absl::Time start = options_.clock->Now();
   bool reattached = false;
+  bool warm = false;
   absl::StatusOr<HandPlacement> placement = options_.placement(session_id);
   absl::StatusOr<std::unique_ptr<Hand>> made = absl::FailedPreconditionError("no hand provider is configured");
   if (!placement.ok()) {
     made = placement.status();
   } else if (placement->provider != nullptr) {
-    made = ProvisionOrReattach(session_id, *placement, reattached);
+    // A sandbox the session already has wins over a spare; a spare over a new one.
+    made = placement->provider->Reattach(session_id, placement->resources);
+    reattached = made.ok();
+    if (!made.ok() && made.status().code() == absl::StatusCode::kNotFound) {
+      if (std::unique_ptr<Hand> spare = TakeSpare(*placement); spare != nullptr) {
+        made = std::move(spare);
+        warm = true;
+      } else {
+        made = placement->provider->Provision(session_id, placement->resources);
+      }
+    }
   }
   const absl::Duration took = options_.clock->Now() - start;
 
@@ -96,14 +197,15 @@ absl::StatusOr<std::shared_ptr<Hand>> HandPool::Acquire(const std::string& sessi
   entry.last_error = absl::OkStatus();
   entry.last_used = options_.clock->Now();
   ++entry.in_flight;
-  ++(reattached ? stats_.reattaches : stats_.provisions);
+  const char* kind = reattached ? "reattached" : warm ? "warm" : "new";
+  ++(reattached ? stats_.reattaches : warm ? stats_.warm_hits : stats_.provisions);
   stats_.provision_time += took;
   if (provision_seconds_ != nullptr) {
-    provision_seconds_->WithLabels({entry.hand->backend(), reattached ? "reattached" : "new"}).ObserveDuration(took);
+    provision_seconds_->WithLabels({entry.hand->backend(), kind}).ObserveDuration(took);
   }
   Event event = HandEvent(EventType::kHandProvisioned, *entry.hand);
   event.duration_us = absl::ToInt64Microseconds(took);
-  if (reattached) event.reason = "reattached";
+  if (reattached || warm) event.reason = kind;
   provisioned = std::move(event);
   resources = entry.resources;
   return entry.hand;
@@ -246,7 +348,10 @@ bool HandPool::HasHand(std::string_view session_id) const {
 
 HandPoolStats HandPool::stats() const {
   MutexLock lock(&mu_);
-  return stats_;
+  HandPoolStats s = stats_;
+  s.spares_ready = 0;
+  for (const WarmSlot& slot : warm_) s.spares_ready += slot.ready.size();
+  return s;
 }
 
 void HandPool::ReaperLoop() {

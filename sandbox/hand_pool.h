@@ -13,16 +13,28 @@
 //     the harness records as a tool error, is dropped (and its sandbox released), and the next call
 //     provisions a fresh one.
 //
+// Warm pool (HandPoolOptions::warm, off by default): the pool keeps K provisioned spare hands per
+// provider and gives one to a session whose first tool call finds no hand (and none to re-attach),
+// the way platforms hide a container start; background threads then provision a replacement. A
+// spare is checked with Health() as it is handed out; a dead one is released and discarded, never
+// handed out. Spares belong to no session: they are provisioned under an id of their own
+// ("warm_<id>"), which is what their sandbox stays labelled with after a session took it, so a
+// restarted process does not re-attach a session's hand that came from the pool (it provisions a new
+// one, and the provider's ReapExcept finds the old one as a sandbox of no session). The spares still
+// in the pool are released when the pool is destroyed.
+//
 // Idempotency: the pool remembers the results of the last `remembered_results` calls of each session
 // by idempotency key, and answers a repeated key with the stored result instead of running again.
 //
-// Events: wake.hand_provisioned (with the time it took; reason "reattached" for a re-attached hand)
+// Events: wake.hand_provisioned (with the time it took; reason "reattached" for a re-attached hand,
+// "warm" for a spare from the warm pool)
 // and wake.hand_lost go to the caller of Execute, which appends them with the tool result;
 // wake.hand_released of a release the pool makes on its own goes to `on_released` (the engine appends
 // it). Counters and latency totals are in stats().
 //
 // Metrics (HandPoolOptions::metrics, when given):
-//   wake_hand_provision_seconds{backend,kind}  each successful provisioning; kind "new" or "reattached"
+//   wake_hand_provision_seconds{backend,kind}  each successful provisioning; kind "new", "reattached"
+//                                               or "warm" (a spare taken from the warm pool)
 //   wake_hand_execute_seconds{backend}          each tool call run on a hand (not those answered from
 //                                               the idempotency memory)
 //   wake_errors_total{type="hand_provision_error"|"hand_lost"}
@@ -58,6 +70,16 @@ struct HandPlacement {
   HandResources resources;
 };
 
+// Spares the warm pool keeps for one provider.
+struct WarmHands {
+  HandProvider* provider = nullptr;  // not owned; outlives the pool
+  // The spares' limits. A session gets a spare only when its placement names this provider with the
+  // same memory, cpus, pids and network; its env is applied to each process the hand runs, as for any
+  // hand.
+  HandResources resources;
+  size_t spares = 0;  // how many the pool keeps ready (0: none)
+};
+
 struct HandPoolOptions {
   // Chooses the provider and resources of a session's hand, at provisioning. Required.
   std::function<absl::StatusOr<HandPlacement>(std::string_view session_id)> placement;
@@ -72,6 +94,12 @@ struct HandPoolOptions {
   std::function<void(std::string_view session_id, Event released)> on_released;
   // Where to record metrics (not owned; outlives the pool). Null: none are recorded.
   MetricsRegistry* metrics = nullptr;
+  // Warm pools, at most one per provider. Empty (the default): every hand is provisioned on demand.
+  std::vector<WarmHands> warm;
+  // How many spares the warm pool provisions at once (its refill threads), at least 1.
+  size_t warm_refill_threads = 2;
+  // How long the warm pool waits after a failed spare provisioning before it tries again.
+  absl::Duration warm_retry_after = absl::Seconds(1);
 };
 
 struct HandPoolStats {
@@ -84,12 +112,20 @@ struct HandPoolStats {
   int64_t released = 0;
   absl::Duration provision_time;  // total over provisions and reattaches
   absl::Duration execute_time;    // total over executions
+  // The warm pool.
+  int64_t warm_hits = 0;            // sessions given a spare (counted in neither provisions nor reattaches)
+  int64_t spares_provisioned = 0;   // spares made
+  int64_t spare_failures = 0;       // spare provisionings that failed
+  int64_t spares_discarded = 0;     // spares found dead when handed out, released instead
+  size_t spares_ready = 0;          // spares waiting now, over every provider
 };
 
 class HandPool final : public SessionHands {
  public:
   explicit HandPool(HandPoolOptions options);
-  // Stops the reaper. Releases no hand: sandboxes outlive the process and are re-attached by the next.
+  // Stops the reaper and the warm pool's refill (waiting for a spare being provisioned), then releases
+  // the spares. Releases no session's hand: sandboxes outlive the process and are re-attached by the
+  // next.
   ~HandPool() override;
 
   HandPool(const HandPool&) = delete;
@@ -128,10 +164,19 @@ class HandPool final : public SessionHands {
   // event of a provisioning this call made. Counts the call in flight on success.
   absl::StatusOr<std::shared_ptr<Hand>> Acquire(const std::string& session_id, std::optional<Event>& provisioned,
                                                 HandResources& resources);
-  absl::StatusOr<std::unique_ptr<Hand>> ProvisionOrReattach(std::string_view session_id, const HandPlacement& placement,
-                                                            bool& reattached);
   Event HandEvent(EventType type, const Hand& hand) const;
   void ReaperLoop();
+
+  // The warm pool of one provider.
+  struct WarmSlot {
+    WarmHands spec;
+    std::vector<std::unique_ptr<Hand>> ready;  // oldest first (a few: erasing the front is cheap)
+    int provisioning = 0;
+  };
+  // A live spare for `placement`, or null when it has no warm pool, its resources differ, or none is
+  // ready. Dead spares met on the way are released and counted.
+  std::unique_ptr<Hand> TakeSpare(const HandPlacement& placement);
+  void RefillLoop();
 
   const HandPoolOptions options_;
   // From options_.metrics; all null when it is.
@@ -142,7 +187,9 @@ class HandPool final : public SessionHands {
   std::map<std::string, Entry, std::less<>> sessions_ ABSL_GUARDED_BY(mu_);
   HandPoolStats stats_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<WarmSlot> warm_ ABSL_GUARDED_BY(mu_);
   std::thread reaper_;
+  std::vector<std::thread> refill_;
 };
 
 }  // namespace wake

@@ -156,9 +156,12 @@ struct FakeModelServer::Impl {
     http::response_serializer<http::empty_body> serializer(head);
     if (response.send_head) http::write_header(socket, serializer, ec);
     if (response.first_chunk_delay > absl::ZeroDuration()) absl::SleepFor(response.first_chunk_delay);
+    bool first_chunk = true;
     for (const std::string& chunk : response.chunks) {
       if (ec) break;
       if (chunk.empty()) continue;  // an empty chunk would end a chunked body
+      if (!first_chunk && response.chunk_interval > absl::ZeroDuration()) absl::SleepFor(response.chunk_interval);
+      first_chunk = false;
       if (chunked) {
         net::write(socket, http::make_chunk(net::buffer(chunk)), ec);
       } else {

@@ -48,6 +48,9 @@ struct FakeResponse {
   bool send_head = true;
   // Waits this long after the head before the first chunk: a model's time to first token.
   absl::Duration first_chunk_delay = absl::ZeroDuration();
+  // Waits this long between two chunks: a model's token rate, with one chunk per token (or per SSE
+  // frame).
+  absl::Duration chunk_interval = absl::ZeroDuration();
 
   // 200, content-type text/event-stream, `body` in chunks of `chunk_size` bytes (0: one chunk).
   static FakeResponse Sse(std::string_view body, size_t chunk_size = 0);

@@ -4,6 +4,7 @@
 
 #include "sandbox/hand_pool.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -221,6 +222,134 @@ TEST_F(HandPoolTest, AProvisioningFailureIsAnErrorForEveryWaitingCall) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(absl::StrContains(r.status().message(), "no capacity"));
   EXPECT_EQ(pool.stats().provision_failures, 1);
+}
+
+// --- the warm pool ---------------------------------------------------------------------------------
+
+// Waits (without asserting any time) until the pool has `n` spares ready; false after a generous bound.
+bool AwaitSpares(const HandPool& pool, size_t n) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (pool.stats().spares_ready != n) {
+    if (absl::Now() > give_up) return false;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return true;
+}
+
+std::vector<std::string> SpareDirs(const std::string& hands_dir) {
+  std::vector<std::string> dirs;
+  if (!std::filesystem::exists(hands_dir)) return dirs;
+  for (const auto& entry : std::filesystem::directory_iterator(hands_dir)) {
+    if (absl::StartsWith(entry.path().filename().string(), "warm_")) dirs.push_back(entry.path().string());
+  }
+  return dirs;
+}
+
+TEST_F(HandPoolTest, WarmPoolIsOffByDefault) {
+  {
+    HandPool pool(Options(provider_.get()));
+    ASSERT_TRUE(pool.Execute(NewSessionId(absl::Now()), Bash("true", "a"), nullptr, nullptr).ok());
+    EXPECT_EQ(pool.stats().spares_provisioned, 0);
+    EXPECT_EQ(pool.stats().warm_hits, 0);
+  }
+  EXPECT_TRUE(SpareDirs(dir_ + "/hands").empty());
+}
+
+TEST_F(HandPoolTest, WarmPoolHandsOutASpareAndRefills) {
+  MetricsRegistry metrics;
+  HandPoolOptions options = Options(provider_.get());
+  options.metrics = &metrics;
+  options.warm.push_back(WarmHands{provider_.get(), HandResources{}, 2});
+  HandPool pool(options);
+  ASSERT_TRUE(AwaitSpares(pool, 2));
+  const std::vector<std::string> before = SpareDirs(dir_ + "/hands");
+  ASSERT_EQ(before.size(), 2u);
+
+  const std::string s = NewSessionId(absl::Now());
+  std::vector<Event> events;
+  absl::StatusOr<ToolResult> r = pool.Execute(s, Bash("echo warm > f; pwd", "k1"), nullptr, &events);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kHandProvisioned);
+  EXPECT_EQ(events[0].reason, "warm");
+  // The session runs in one of the spares made before it asked, not in a sandbox of its own name.
+  EXPECT_TRUE(std::find(before.begin(), before.end(), events[0].hand_id) != before.end()) << events[0].hand_id;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/hands/" + s));
+  EXPECT_TRUE(std::filesystem::exists(events[0].hand_id + "/f"));
+  // The hand stays the session's; the next call uses it and takes no spare.
+  events.clear();
+  absl::StatusOr<ToolResult> again = pool.Execute(s, Bash("cat f", "k2"), nullptr, &events);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(TextOf(*again), "warm\n");
+  EXPECT_TRUE(events.empty());
+
+  // The pool refills behind the session.
+  ASSERT_TRUE(AwaitSpares(pool, 2));
+  HandPoolStats stats = pool.stats();
+  EXPECT_EQ(stats.warm_hits, 1);
+  EXPECT_EQ(stats.provisions, 0);
+  EXPECT_EQ(stats.spares_provisioned, 3);
+  EXPECT_EQ(SpareDirs(dir_ + "/hands").size(), 3u);  // two spares + the session's
+  // The session's provisioning is observed as a warm one.
+  const std::string text = metrics.RenderPrometheus();
+  EXPECT_TRUE(absl::StrContains(text, R"(wake_hand_provision_seconds_count{backend="local",kind="warm"} 1)")) << text;
+  EXPECT_FALSE(absl::StrContains(text, R"(kind="new")")) << text;
+}
+
+TEST_F(HandPoolTest, AWarmSpareThatDiedIsDiscardedNotHandedOut) {
+  HandPoolOptions options = Options(provider_.get());
+  options.warm.push_back(WarmHands{provider_.get(), HandResources{}, 1});
+  HandPool pool(options);
+  ASSERT_TRUE(AwaitSpares(pool, 1));
+  std::vector<std::string> spares = SpareDirs(dir_ + "/hands");
+  ASSERT_EQ(spares.size(), 1u);
+  std::filesystem::remove_all(spares[0]);  // the local hand's Health fails without its work dir
+
+  std::vector<Event> events;
+  absl::StatusOr<ToolResult> r = pool.Execute(NewSessionId(absl::Now()), Bash("echo ok", "k"), nullptr, &events);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(TextOf(*r), "ok\n");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_NE(events[0].hand_id, spares[0]);
+  EXPECT_EQ(pool.stats().spares_discarded, 1);
+}
+
+TEST_F(HandPoolTest, ASessionWithOtherLimitsGetsNoSpare) {
+  HandPoolOptions options = Options(provider_.get());
+  options.warm.push_back(WarmHands{provider_.get(), HandResources{}, 1});
+  options.placement = [this](std::string_view) -> absl::StatusOr<HandPlacement> {
+    HandPlacement placement;
+    placement.provider = provider_.get();
+    placement.resources.memory_bytes = int64_t{2} << 30;
+    return placement;
+  };
+  HandPool pool(options);
+  ASSERT_TRUE(AwaitSpares(pool, 1));
+  const std::string s = NewSessionId(absl::Now());
+  std::vector<Event> events;
+  ASSERT_TRUE(pool.Execute(s, Bash("true", "k"), nullptr, &events).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_TRUE(events[0].reason.empty());
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/hands/" + s));
+  EXPECT_EQ(pool.stats().warm_hits, 0);
+  EXPECT_EQ(pool.stats().spares_ready, 1u);
+}
+
+TEST_F(HandPoolTest, SparesAreReleasedWhenThePoolGoesButSessionHandsStay) {
+  const std::string s = NewSessionId(absl::Now());
+  std::string session_hand;
+  {
+    HandPoolOptions options = Options(provider_.get());
+    options.warm.push_back(WarmHands{provider_.get(), HandResources{}, 3});
+    HandPool pool(options);
+    ASSERT_TRUE(AwaitSpares(pool, 3));
+    std::vector<Event> events;
+    ASSERT_TRUE(pool.Execute(s, Bash("true", "k"), nullptr, &events).ok());
+    ASSERT_EQ(events.size(), 1u);
+    session_hand = events[0].hand_id;
+  }
+  // Only the session's hand is left (a spare being refilled at destruction was waited for and released).
+  EXPECT_EQ(SpareDirs(dir_ + "/hands"), std::vector<std::string>{session_hand});
 }
 
 // --- the vault, end to end ------------------------------------------------------------------------
