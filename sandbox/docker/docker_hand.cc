@@ -4,6 +4,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <random>
 #include <string>
@@ -184,9 +187,10 @@ struct ListedContainer {
 
 class DockerProvider : public HandProvider {
  public:
-  explicit DockerProvider(DockerProviderOptions options)
+  DockerProvider(DockerProviderOptions options, std::shared_ptr<const std::string> agent_binary)
       : options_(std::move(options)),
-        client_(std::make_shared<EngineClient>(options_.socket_path, options_.request_timeout)) {}
+        client_(std::make_shared<EngineClient>(options_.socket_path, options_.request_timeout)),
+        agent_binary_(std::move(agent_binary)) {}
 
   std::string_view backend() const override { return "docker"; }
 
@@ -220,7 +224,9 @@ class DockerProvider : public HandProvider {
       if (!started.ok()) return started.status();
       return DaemonError("POST", start, *started);
     }
-    return MakeHand(id, options_.work_dir);
+    absl::StatusOr<std::unique_ptr<Hand>> hand = MakeHand(id, options_.work_dir);
+    if (!hand.ok()) (void)Remove(id);  // no usable hand: no container left behind
+    return hand;
   }
 
   absl::StatusOr<std::unique_ptr<Hand>> Reattach(std::string_view session_id, const HandResources&) override {
@@ -319,13 +325,38 @@ class DockerProvider : public HandProvider {
     return body;
   }
 
-  std::unique_ptr<Hand> MakeHand(std::string id, std::string work_dir) const {
+  absl::StatusOr<std::unique_ptr<Hand>> MakeHand(std::string id, std::string work_dir) const {
     docker_internal::ExecPrimitivesOptions exec_options;
     exec_options.user = options_.user;
     exec_options.kill_grace = options_.kill_grace;
     exec_options.helper_timeout = options_.request_timeout;
-    auto primitives = docker_internal::NewExecPrimitives(client_, id, std::move(exec_options));
-    return std::make_unique<DockerHand>(client_, std::move(id), std::move(work_dir), std::move(primitives));
+    std::unique_ptr<ContainerPrimitives> primitives = docker_internal::NewExecPrimitives(client_, id, std::move(exec_options));
+    if (agent_binary_ != nullptr) {
+      docker_internal::AgentPrimitivesOptions agent_options;
+      agent_options.binary = agent_binary_;
+      agent_options.user = options_.user;
+      agent_options.work_dir = work_dir;
+      agent_options.start_timeout = std::min(options_.request_timeout, absl::Seconds(20));
+      absl::StatusOr<std::unique_ptr<ContainerPrimitives>> through_agent =
+          docker_internal::NewAgentPrimitives(client_, id, std::move(agent_options), std::move(primitives));
+      if (!through_agent.ok()) {
+        if (options_.require_agent || through_agent.status().code() == absl::StatusCode::kUnavailable) {
+          return through_agent.status();  // required, or the container itself is gone
+        }
+        // The per-exec path still works where the agent cannot run (e.g. a noexec root filesystem).
+        std::fprintf(stderr, "wake: docker hand %s: the hand agent did not start (%s); serving per exec\n",
+                     id.substr(0, 12).c_str(), std::string(through_agent.status().message()).c_str());
+        docker_internal::ExecPrimitivesOptions again;
+        again.user = options_.user;
+        again.kill_grace = options_.kill_grace;
+        again.helper_timeout = options_.request_timeout;
+        primitives = docker_internal::NewExecPrimitives(client_, id, std::move(again));
+      } else {
+        primitives = *std::move(through_agent);
+      }
+    }
+    return std::unique_ptr<Hand>(
+        std::make_unique<DockerHand>(client_, std::move(id), std::move(work_dir), std::move(primitives)));
   }
 
   // Removes container `id` (forced, with its anonymous volumes): true when this call removed it,
@@ -385,6 +416,7 @@ class DockerProvider : public HandProvider {
 
   const DockerProviderOptions options_;
   const std::shared_ptr<const EngineClient> client_;
+  const std::shared_ptr<const std::string> agent_binary_;  // null: per exec only
 };
 
 }  // namespace
@@ -405,7 +437,20 @@ absl::StatusOr<std::unique_ptr<HandProvider>> NewDockerProvider(DockerProviderOp
       return absl::InvalidArgumentError(absl::StrCat("docker provider: label \"", key, "\" is empty or reserved"));
     }
   }
-  return std::make_unique<DockerProvider>(std::move(options));
+  std::shared_ptr<const std::string> agent_binary;
+  if (!options.agent_path.empty()) {
+    std::ifstream in(options.agent_path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) bytes.clear();
+    if (bytes.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("docker provider: cannot read the hand agent at \"", options.agent_path, "\""));
+    }
+    agent_binary = std::make_shared<const std::string>(std::move(bytes));
+  } else if (options.require_agent) {
+    return absl::InvalidArgumentError("docker provider: require_agent without an agent_path");
+  }
+  return std::make_unique<DockerProvider>(std::move(options), std::move(agent_binary));
 }
 
 }  // namespace wake

@@ -4,12 +4,15 @@
 // carries a label unique to this test process and is removed at the end, even after a failure.
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
@@ -60,6 +63,14 @@ DockerProviderOptions TestOptions() {
   options.socket_path = SocketPath();
   options.image = Image();
   options.labels = {{"wake.test", RunLabel()}};
+  return options;
+}
+
+// With the hand agent, required (so a test of it never silently runs per exec).
+DockerProviderOptions AgentOptions() {
+  DockerProviderOptions options = TestOptions();
+  options.agent_path = WAKE_HAND_AGENT_PATH;
+  options.require_agent = true;
   return options;
 }
 
@@ -136,8 +147,15 @@ const HandBackendFixture kDockerFixture = {
     [](Hand& hand) { return KillContainer(hand.id()); },
 };
 
-INSTANTIATE_TEST_SUITE_P(Docker, HandConformanceTest, ::testing::Values(&kDockerFixture),
-                         [](const auto&) { return std::string("docker"); });
+// The same, with every primitive served by the hand agent inside the container.
+const HandBackendFixture kDockerAgentFixture = {
+    "docker_agent",
+    [] { return NewDockerProvider(AgentOptions()); },
+    [](Hand& hand) { return KillContainer(hand.id()); },
+};
+
+INSTANTIATE_TEST_SUITE_P(Docker, HandConformanceTest, ::testing::Values(&kDockerFixture, &kDockerAgentFixture),
+                         [](const auto& info) { return info.param->name; });
 
 }  // namespace
 }  // namespace testing
@@ -588,6 +606,95 @@ TEST_F(DockerHandTest, ReleaseIsIdempotentAndRemovesTheContainer) {
   request.shell = "true";
   EXPECT_EQ(hand_->Run(request, nullptr).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(hand_->WriteFile("x", "y").code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace wake
+
+namespace wake {
+namespace {
+
+// What only the hand agent path does: survive its own death, fall back when it cannot run.
+class DockerAgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    provider_ = MakeProvider(AgentOptions());
+    ASSERT_NE(provider_, nullptr);
+    absl::StatusOr<std::unique_ptr<Hand>> hand = provider_->Provision(NewSessionId(absl::Now()), HandResources{});
+    ASSERT_TRUE(hand.ok()) << hand.status();
+    hand_ = *std::move(hand);
+  }
+  void TearDown() override {
+    if (hand_ != nullptr) {
+      EXPECT_TRUE(hand_->Release().ok());
+    }
+  }
+
+  absl::StatusOr<RunOutcome> Shell(const std::string& command) {
+    RunRequest request;
+    request.shell = command;
+    request.timeout = absl::Seconds(60);
+    return hand_->Run(request, nullptr);
+  }
+
+  std::unique_ptr<HandProvider> provider_;
+  std::unique_ptr<Hand> hand_;
+};
+
+TEST_F(DockerAgentTest, ProcessesRunUnderTheAgentWithARealSignal) {
+  absl::StatusOr<RunOutcome> out = Shell("cat /proc/$PPID/cmdline | tr '\\0' ' '; kill -KILL $$");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->stdout_data, HasSubstr(".wake-hand-agent --work-dir=/work"));
+  // The agent waits for its children itself: a signal is a signal, not an exit code of 128+N.
+  EXPECT_FALSE(out->exited);
+  EXPECT_EQ(out->term_signal, 9);
+}
+
+TEST_F(DockerAgentTest, AnAgentKilledByACommandIsStartedAgain) {
+  absl::StatusOr<RunOutcome> killer = Shell("kill -KILL $PPID; sleep 5");
+  ASSERT_FALSE(killer.ok());
+  EXPECT_EQ(killer.status().code(), absl::StatusCode::kInternal) << killer.status();
+  EXPECT_THAT(std::string(killer.status().message()), HasSubstr("hand agent died"));
+  // The container lives: the next calls are served by a new agent.
+  absl::StatusOr<RunOutcome> after = Shell("echo again; cat /proc/$PPID/cmdline | tr '\\0' ' '");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_THAT(after->stdout_data, HasSubstr("again\n/.wake-hand-agent"));
+  ASSERT_TRUE(hand_->WriteFile("f.txt", "x").ok());
+  EXPECT_TRUE(hand_->Health().ok());
+}
+
+TEST(DockerAgentFallbackTest, AnAgentThatCannotRunLeavesThePerExecPath) {
+  // Not a program: the exec of it fails, the hand serves per exec (or, when required, is refused
+  // and leaves no container behind).
+  const std::string bogus = absl::StrCat(::testing::TempDir(), "/not-an-agent-", getpid());
+  {
+    std::ofstream out(bogus);
+    out << "this is not an executable\n";
+  }
+  ASSERT_EQ(::chmod(bogus.c_str(), 0755), 0);
+  DockerProviderOptions options = TestOptions();
+  options.agent_path = bogus;
+  options.labels.emplace_back("wake.fallback", RunLabel());
+  std::unique_ptr<HandProvider> provider = MakeProvider(options);
+  ASSERT_NE(provider, nullptr);
+  absl::StatusOr<std::unique_ptr<Hand>> hand = provider->Provision(NewSessionId(absl::Now()), HandResources{});
+  ASSERT_TRUE(hand.ok()) << hand.status();
+  RunRequest request;
+  request.shell = "echo per exec";
+  absl::StatusOr<RunOutcome> out = (*hand)->Run(request, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->stdout_data, "per exec\n");
+  EXPECT_TRUE((*hand)->Release().ok());
+
+  options.require_agent = true;
+  provider = MakeProvider(options);
+  ASSERT_NE(provider, nullptr);
+  hand = provider->Provision(NewSessionId(absl::Now()), HandResources{});
+  EXPECT_FALSE(hand.ok());
+  for (const std::string& id : ContainersLabelled(absl::StrCat("wake.fallback=", RunLabel()))) {
+    EXPECT_EQ(Inspect(id), "") << "container " << id << " left behind";
+  }
+  std::remove(bogus.c_str());
 }
 
 }  // namespace
