@@ -66,6 +66,9 @@ class Connection {
     ssh_options_set(c->session_, SSH_OPTIONS_USER, o.user.c_str());
     ssh_options_set(c->session_, SSH_OPTIONS_KNOWNHOSTS, o.known_hosts_file.c_str());
     ssh_options_set(c->session_, SSH_OPTIONS_TIMEOUT, &timeout);
+    // Small request/response exchanges (the hand agent's RPCs) must not wait on Nagle's algorithm.
+    const int nodelay = 1;
+    ssh_options_set(c->session_, SSH_OPTIONS_NODELAY, &nodelay);
     const std::string where = absl::StrCat(o.user, "@", o.host, ":", o.port);
     if (ssh_connect(c->session_) != SSH_OK) {
       return absl::UnavailableError(absl::StrCat("ssh: connecting to ", where, ": ", ssh_get_error(c->session_)));
