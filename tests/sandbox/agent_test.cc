@@ -24,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "sandbox/agent/fd_stream.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -324,6 +325,47 @@ TEST(AgentLifetimeTest, TheEndOfItsInputEndsTheAgentAndItsRuns) {
   // The run's process group went with the agent (SIGKILL is sent; its delivery is the kernel's).
   AwaitGone(group);
   ::close(engine_end);
+}
+
+// The docker stream format: stdout frames are the stream, stderr frames go aside, wherever the
+// reads cut the frames (headers included: the bytes arrive one write at a time).
+TEST(FdStreamTest, DockerFramesAreDemultiplexed) {
+  auto frame = [](char stream, std::string_view payload) {
+    std::string f = {stream, 0, 0, 0};
+    const auto n = static_cast<uint32_t>(payload.size());
+    f += static_cast<char>(n >> 24);
+    f += static_cast<char>(n >> 16);
+    f += static_cast<char>(n >> 8);
+    f += static_cast<char>(n);
+    return f + std::string(payload);
+  };
+  const std::string wire = frame(1, "hel") + frame(2, "warn") + frame(1, "") + frame(1, "lo world") + frame(2, "!");
+  int sockets[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);
+  std::thread writer([&] {
+    for (char c : wire) ASSERT_EQ(::write(sockets[1], &c, 1), 1);
+    ::shutdown(sockets[1], SHUT_WR);
+  });
+  std::string out;
+  std::string err;
+  {
+    kj::AsyncIoContext io = kj::setupAsyncIo();
+    agent_internal::FdStreamOptions options;
+    options.read_fd = options.write_fd = sockets[0];
+    options.docker_multiplexed = true;
+    options.on_stderr = [&](std::string_view bytes) { err.append(bytes); };
+    kj::Own<kj::AsyncIoStream> stream = agent_internal::NewFdStream(*io.lowLevelProvider, std::move(options));
+    char buffer[3];
+    while (true) {
+      const size_t n = stream->tryRead(buffer, 1, sizeof(buffer)).wait(io.waitScope);
+      if (n == 0) break;
+      out.append(buffer, n);
+    }
+  }
+  writer.join();
+  ::close(sockets[1]);
+  EXPECT_EQ(out, "hello world");
+  EXPECT_EQ(err, "warn!");
 }
 
 }  // namespace
