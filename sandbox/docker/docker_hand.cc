@@ -344,7 +344,7 @@ class DockerProvider : public HandProvider {
           return through_agent.status();  // required, or the container itself is gone
         }
         // The per-exec path still works where the agent cannot run (e.g. a noexec root filesystem).
-        std::fprintf(stderr, "wake: docker hand %s: the hand agent did not start (%s); serving per exec\n",
+        std::fprintf(stderr, "wake: docker hand %s: %s; serving per exec\n",
                      id.substr(0, 12).c_str(), std::string(through_agent.status().message()).c_str());
         docker_internal::ExecPrimitivesOptions again;
         again.user = options_.user;

@@ -20,6 +20,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
@@ -181,7 +182,7 @@ class AgentChannel {
     absl::StatusOr<std::unique_ptr<AgentConnection>> connection =
         AgentConnection::Connect(std::move(endpoint), absl::Seconds(20));
     if (!connection.ok()) {
-      const std::string said = agent->Log();
+      const std::string said(absl::StripTrailingAsciiWhitespace(agent->Log()));
       return absl::FailedPreconditionError(absl::StrCat("the hand agent did not start: ", connection.status().message(),
                                                         said.empty() ? "" : "; it said: ", said));
     }
@@ -669,7 +670,7 @@ class SshProvider final : public HandProvider {
     if (started.ok()) started = hand->StartAgent(AgentPath());
     if (!started.ok()) {
       if (options_.require_agent || started.code() == absl::StatusCode::kUnavailable) return started;
-      std::fprintf(stderr, "wake: ssh hand %s: the hand agent did not start (%s); serving per channel\n", dir.c_str(),
+      std::fprintf(stderr, "wake: ssh hand %s: %s; serving per channel\n", dir.c_str(),
                    std::string(started.message()).c_str());
     }
     return std::unique_ptr<Hand>(std::move(hand));

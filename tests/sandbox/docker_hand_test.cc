@@ -663,6 +663,36 @@ TEST_F(DockerAgentTest, AnAgentKilledByACommandIsStartedAgain) {
   EXPECT_TRUE(hand_->Health().ok());
 }
 
+TEST_F(DockerAgentTest, AReattachedHandRunsOneAgent) {
+  // The engine lets go of the hand without releasing it (as a crash would): the agent's stream
+  // closes and it exits; the reattached hand starts its own.
+  const std::string id = hand_->id();
+  hand_.reset();
+  std::unique_ptr<HandProvider> again = MakeProvider(AgentOptions());
+  ASSERT_NE(again, nullptr);
+  std::string session;
+  {
+    const std::string body = Inspect(id);
+    dom::parser parser;
+    simdjson::padded_string padded(body);
+    dom::element root;
+    std::string_view value;
+    ASSERT_EQ(parser.parse(padded).get(root), simdjson::SUCCESS);
+    ASSERT_EQ(root["Config"]["Labels"]["wake.session"].get(value), simdjson::SUCCESS);
+    session = std::string(value);
+  }
+  absl::StatusOr<std::unique_ptr<Hand>> hand = again->Reattach(session, HandResources{});
+  ASSERT_TRUE(hand.ok()) << hand.status();
+  hand_ = *std::move(hand);
+  EXPECT_EQ(hand_->id(), id);
+  // Counted until only one is left (the old one exits once it reads the end of its input).
+  absl::StatusOr<RunOutcome> count = Shell(
+      "for i in $(seq 1 200); do n=$(for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | "
+      "grep -c '^/.wake-hand-agent'); [ \"$n\" = 1 ] && break; sleep 0.05; done; echo $n");
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(count->stdout_data, "1\n");
+}
+
 TEST(DockerAgentFallbackTest, AnAgentThatCannotRunLeavesThePerExecPath) {
   // Not a program: the exec of it fails, the hand serves per exec (or, when required, is refused
   // and leaves no container behind).

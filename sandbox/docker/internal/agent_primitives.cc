@@ -17,6 +17,7 @@
 
 #include <unistd.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -255,7 +256,7 @@ class AgentPrimitives : public ContainerPrimitives {
     if (!connection.ok()) {
       // Unavailable is for a dead container; an agent that cannot run in a live one is not that.
       RETURN_IF_ERROR(CheckRunning(connection.status()));
-      const std::string said = log_->Text();
+      const std::string said(absl::StripTrailingAsciiWhitespace(log_->Text()));
       return absl::FailedPreconditionError(absl::StrCat("the hand agent did not start: ", connection.status().message(),
                                                         said.empty() ? "" : "; it said: ", said));
     }
