@@ -4,6 +4,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -308,6 +310,14 @@ absl::Status AgentConnection::WriteFile(std::string_view path, std::string_view 
   });
   if (!posted.ok()) return posted;
   return loop_->Wait(*slot, absl::Now() + kReplyGrace).status();
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> ReadAgentBinary(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) bytes.clear();
+  if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat("cannot read the hand agent at \"", path, "\""));
+  return std::make_shared<const std::string>(std::move(bytes));
 }
 
 }  // namespace wake

@@ -77,4 +77,8 @@ class AgentConnection {
   AgentInfo info_;
 };
 
+// The wake_hand_agent program at `path` on this machine, read whole (backends copy it into hands).
+// InvalidArgument when it cannot be read or is empty.
+absl::StatusOr<std::shared_ptr<const std::string>> ReadAgentBinary(const std::string& path);
+
 }  // namespace wake

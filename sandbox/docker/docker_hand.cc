@@ -5,8 +5,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <random>
 #include <string>
@@ -21,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "sandbox/agent/agent_connection.h"
 #include "sandbox/docker/internal/container_primitives.h"
 #include "sandbox/docker/internal/engine_client.h"
 #include "schemas/event_json.h"
@@ -326,11 +325,14 @@ class DockerProvider : public HandProvider {
   }
 
   absl::StatusOr<std::unique_ptr<Hand>> MakeHand(std::string id, std::string work_dir) const {
-    docker_internal::ExecPrimitivesOptions exec_options;
-    exec_options.user = options_.user;
-    exec_options.kill_grace = options_.kill_grace;
-    exec_options.helper_timeout = options_.request_timeout;
-    std::unique_ptr<ContainerPrimitives> primitives = docker_internal::NewExecPrimitives(client_, id, std::move(exec_options));
+    auto per_exec = [&] {
+      docker_internal::ExecPrimitivesOptions exec_options;
+      exec_options.user = options_.user;
+      exec_options.kill_grace = options_.kill_grace;
+      exec_options.helper_timeout = options_.request_timeout;
+      return docker_internal::NewExecPrimitives(client_, id, std::move(exec_options));
+    };
+    std::unique_ptr<ContainerPrimitives> primitives = per_exec();
     if (agent_binary_ != nullptr) {
       docker_internal::AgentPrimitivesOptions agent_options;
       agent_options.binary = agent_binary_;
@@ -339,20 +341,15 @@ class DockerProvider : public HandProvider {
       agent_options.start_timeout = std::min(options_.request_timeout, absl::Seconds(20));
       absl::StatusOr<std::unique_ptr<ContainerPrimitives>> through_agent =
           docker_internal::NewAgentPrimitives(client_, id, std::move(agent_options), std::move(primitives));
-      if (!through_agent.ok()) {
-        if (options_.require_agent || through_agent.status().code() == absl::StatusCode::kUnavailable) {
-          return through_agent.status();  // required, or the container itself is gone
-        }
-        // The per-exec path still works where the agent cannot run (e.g. a noexec root filesystem).
-        std::fprintf(stderr, "wake: docker hand %s: %s; serving per exec\n",
-                     id.substr(0, 12).c_str(), std::string(through_agent.status().message()).c_str());
-        docker_internal::ExecPrimitivesOptions again;
-        again.user = options_.user;
-        again.kill_grace = options_.kill_grace;
-        again.helper_timeout = options_.request_timeout;
-        primitives = docker_internal::NewExecPrimitives(client_, id, std::move(again));
-      } else {
+      if (through_agent.ok()) {
         primitives = *std::move(through_agent);
+      } else if (options_.require_agent || through_agent.status().code() == absl::StatusCode::kUnavailable) {
+        return through_agent.status();  // required, or the container itself is gone
+      } else {
+        // The per-exec path still works where the agent cannot run (e.g. a noexec root filesystem).
+        std::fprintf(stderr, "wake: docker hand %s: %s; serving per exec\n", id.substr(0, 12).c_str(),
+                     std::string(through_agent.status().message()).c_str());
+        primitives = per_exec();
       }
     }
     return std::unique_ptr<Hand>(
@@ -439,14 +436,9 @@ absl::StatusOr<std::unique_ptr<HandProvider>> NewDockerProvider(DockerProviderOp
   }
   std::shared_ptr<const std::string> agent_binary;
   if (!options.agent_path.empty()) {
-    std::ifstream in(options.agent_path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) bytes.clear();
-    if (bytes.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("docker provider: cannot read the hand agent at \"", options.agent_path, "\""));
-    }
-    agent_binary = std::make_shared<const std::string>(std::move(bytes));
+    absl::StatusOr<std::shared_ptr<const std::string>> read = ReadAgentBinary(options.agent_path);
+    if (!read.ok()) return absl::InvalidArgumentError(absl::StrCat("docker provider: ", read.status().message()));
+    agent_binary = *std::move(read);
   } else if (options.require_agent) {
     return absl::InvalidArgumentError("docker provider: require_agent without an agent_path");
   }

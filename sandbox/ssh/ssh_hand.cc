@@ -14,8 +14,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -737,12 +735,9 @@ absl::StatusOr<std::unique_ptr<HandProvider>> NewSshProvider(SshProviderOptions 
   if (status != 0) return absl::UnavailableError(absl::StrCat("ssh: cannot make ", options.base_dir));
   std::shared_ptr<const std::string> agent_binary;
   if (!options.agent_path.empty()) {
-    std::ifstream in(options.agent_path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("ssh provider: cannot read the hand agent at \"", options.agent_path, "\""));
-    }
-    agent_binary = std::make_shared<const std::string>(std::move(bytes));
+    absl::StatusOr<std::shared_ptr<const std::string>> read = ReadAgentBinary(options.agent_path);
+    if (!read.ok()) return absl::InvalidArgumentError(absl::StrCat("ssh provider: ", read.status().message()));
+    agent_binary = *std::move(read);
   } else if (options.require_agent) {
     return absl::InvalidArgumentError("ssh provider: require_agent without an agent_path");
   }
