@@ -9,18 +9,22 @@
 // relative to the work dir (default: the directory it starts in); a relative path that climbs out
 // of the work dir is refused, as the other backends refuse it. Processes run as in the local
 // backend (sandbox/local/process_runner.h): each in its own session and process group, killed with
-// the group on timeout or cancel, with the agent's environment plus the request's.
+// the group on timeout or cancel (and with it every process that carries the run's WAKE_RUN_ID
+// marker, see KillMarked), with the agent's environment plus the request's.
 //
 // When the stream ends (the engine went away) every running process group is killed and the agent
 // exits. Built fully static: the test image has no libc.
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -32,6 +36,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/strings.h"
 #include "capnp/rpc-twoparty.h"
 #include "kj/async-io.h"
@@ -56,6 +61,57 @@ struct Running {
     for (int group : groups) ::kill(-group, SIGKILL);
   }
 };
+
+// Every run's processes carry WAKE_RUN_ID=<marker> in their environment (as in the docker backend's
+// per-exec path), so that after a timeout or cancel the descendants that left the process group
+// (setsid, daemons) are found and killed too: a process whose environment holds the marker, and its
+// group, until a round finds none (a child forked between the scan and the kill is caught by the next
+// round). Only a process that both leaves the group and clears its environment escapes.
+constexpr std::string_view kRunIdVar = "WAKE_RUN_ID";
+
+bool EnvironHolds(pid_t pid, const std::string& entry) {
+  const int fd = ::open(absl::StrCat("/proc/", pid, "/environ").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string environ_text;
+  char buffer[16 * 1024];
+  while (environ_text.size() < (1 << 20)) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    environ_text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  for (size_t at = environ_text.find(entry); at != std::string::npos; at = environ_text.find(entry, at + 1)) {
+    const size_t end = at + entry.size();
+    if ((at == 0 || environ_text[at - 1] == '\0') && (end == environ_text.size() || environ_text[end] == '\0')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void KillMarked(const std::string& entry) {
+  const pid_t self = ::getpid();
+  const pid_t own_group = ::getpgrp();
+  for (int round = 0; round < 100; ++round) {
+    std::vector<pid_t> found;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return;
+    while (dirent* e = ::readdir(proc)) {
+      char* end = nullptr;
+      const long pid = std::strtol(e->d_name, &end, 10);
+      if (end == e->d_name || *end != '\0' || pid <= 1 || pid == self) continue;
+      if (EnvironHolds(static_cast<pid_t>(pid), entry)) found.push_back(static_cast<pid_t>(pid));
+    }
+    ::closedir(proc);
+    if (found.empty()) return;
+    for (pid_t pid : found) {
+      const pid_t group = ::getpgid(pid);
+      if (group > 1 && group != own_group) ::kill(-group, SIGKILL);
+      ::kill(pid, SIGKILL);
+    }
+  }
+}
 
 absl::Status Errno(int error, std::string_view what, std::string_view path) {
   const std::string text = absl::StrCat(ToAbsl(what), " ", ToAbsl(path), ": ", std::strerror(error));
@@ -131,6 +187,10 @@ class Agent final : public agent_wire::HandAgent::Server {
       }
       if (!replaced) job->spec.env.push_back(kv);
     }
+    static std::atomic<uint64_t> runs{0};
+    job->marker = absl::StrCat(ToAbsl(kRunIdVar), "=agent-", ::getpid(), "-", runs.fetch_add(1), "-",
+                               absl::ToUnixNanos(absl::Now()));
+    job->spec.env.emplace_back(std::string(kRunIdVar), job->marker.substr(kRunIdVar.size() + 1));
     if (run_id != 0) {
       std::lock_guard<std::mutex> lock(running_->mu);
       running_->by_id[run_id] = job->cancel;
@@ -152,6 +212,7 @@ class Agent final : public agent_wire::HandAgent::Server {
           running->groups.erase(group);
         }
       });
+      if (job->outcome.ok() && (job->outcome->timed_out || job->outcome->cancelled)) KillMarked(job->marker);
       job->done->fulfill();
     }).detach();
     return paf.promise
@@ -204,6 +265,7 @@ class Agent final : public agent_wire::HandAgent::Server {
     std::shared_ptr<CancelToken> cancel = std::make_shared<CancelToken>();
     absl::StatusOr<RunOutcome> outcome = absl::InternalError("not run");
     kj::Own<const kj::CrossThreadPromiseFulfiller<void>> done;
+    std::string marker;  // "WAKE_RUN_ID=..." in the run's environment
   };
 
   static absl::Status Check(const RunRequest& request) {

@@ -10,8 +10,9 @@
 //               and started as one exec whose attached stream stays open; Run, ReadFile and WriteFile
 //               are then one Cap'n Proto RPC each on that stream (the fast path: about a millisecond
 //               for a warm `echo`, against tens for an exec). The agent runs each process in its own
-//               process group, killed with it on timeout or cancel (a descendant that makes itself a
-//               new session escapes that kill; the per-exec path below finds it by its environment).
+//               process group and kills it on timeout or cancel, with every descendant that carries
+//               the run's WAKE_RUN_ID marker in its environment (one that made itself a new session
+//               included), as the per-exec path does.
 //               When the agent cannot be started, the per-exec path serves (unless require_agent);
 //               when it dies while the container lives, it is started again.
 //   Run         (per exec) an exec (create + start with its streams attached), see

@@ -13,8 +13,9 @@
 // holding the connection, so concurrent runs on one hand make progress together.
 //
 // With agent_path, the primitives go through the hand agent (sandbox/agent) on one long-lived channel
-// instead: it runs each process in its own process group, killed with it on timeout or cancel, with
-// the same environment. If the agent dies while the connection lives, the hand serves per channel
+// instead: it runs each process in its own process group, killed with it on timeout or cancel (and
+// with it the descendants that left the group but carry the run's WAKE_RUN_ID marker), with the same
+// environment. If the agent dies while the connection lives, the hand serves per channel
 // from then on (a run in flight then fails Internal).
 //
 // A hand lives as long as its directory: Reattach reconnects to it after an engine restart; a lost

@@ -225,6 +225,19 @@ TEST_F(AgentTest, TimeoutKillsTheWholeTree) {
   }
 }
 
+TEST_F(AgentTest, TimeoutKillsEvenADescendantInANewSession) {
+  const std::string pid_file = work_dir_ + "/escaper";
+  absl::StatusOr<RunOutcome> out = agent().Run(
+      Shell(absl::StrCat("setsid sleep 60 > /dev/null 2>&1 < /dev/null & echo $! > ", pid_file, "; sleep 60"),
+            absl::Milliseconds(500)),
+      nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(out->timed_out);
+  pid_t pid = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripTrailingAsciiWhitespace(AwaitFile(pid_file)), &pid));
+  AwaitGone(pid);  // a hang here (the test's timeout) is the escaped process left alive
+}
+
 TEST_F(AgentTest, CancelKillsTheTreeAndKeepsTheOutput) {
   const std::string pid_file = work_dir_ + "/sleeper";
   CancelToken cancel;

@@ -165,8 +165,10 @@ namespace {
 // A hand of its own per test, released at the end.
 class DockerHandTest : public ::testing::Test {
  protected:
+  virtual DockerProviderOptions Options() const { return TestOptions(); }
+
   void SetUp() override {
-    provider_ = MakeProvider();
+    provider_ = MakeProvider(Options());
     ASSERT_NE(provider_, nullptr);
     session_ = NewSessionId(absl::Now());
     absl::StatusOr<std::unique_ptr<Hand>> hand = provider_->Provision(session_, resources_);
@@ -197,6 +199,26 @@ class DockerHandTest : public ::testing::Test {
         "/stat; then echo gone; exit 0; fi; sleep 0.05; done; echo alive"));
     return check.stdout_data == "gone\n";
   }
+
+  void CheckTimeoutKillsTheTreeEvenANewSession() {
+  // A grandchild in the same process group, and one that made itself a new session (so killing
+  // the process group alone would miss it).
+  RunOutcome outcome = Shell(
+      "sh -c 'echo $$ > group.pid; exec sleep 60' & setsid sh -c 'echo $$ > session.pid; exec sleep 60' & sleep 60",
+      absl::Milliseconds(700));
+  EXPECT_TRUE(outcome.timed_out);
+  EXPECT_FALSE(outcome.cancelled);
+  EXPECT_FALSE(outcome.exited);
+  EXPECT_EQ(outcome.term_signal, 9);
+  absl::StatusOr<std::string> group = hand_->ReadFile("group.pid", 100);
+  absl::StatusOr<std::string> session = hand_->ReadFile("session.pid", 100);
+  ASSERT_TRUE(group.ok()) << group.status();
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_TRUE(ProcessGone(std::string(absl::StripTrailingAsciiWhitespace(*group))));
+  EXPECT_TRUE(ProcessGone(std::string(absl::StripTrailingAsciiWhitespace(*session))));
+  // Nothing of the tree is left, and no zombie either (docker-init reaps them).
+  EXPECT_EQ(Shell("ps -o stat,args | grep -c '[s]leep 60' || true").stdout_data, "0\n");
+}
 
   HandResources resources_;
   std::unique_ptr<HandProvider> provider_;
@@ -331,25 +353,15 @@ TEST_F(DockerHandTest, NetworkIsNoneUnlessAsked) {
   EXPECT_TRUE((*other)->Release().ok());
 }
 
-TEST_F(DockerHandTest, TimeoutKillsTheProcessTreeEvenANewSession) {
-  // A grandchild in the same process group, and one that made itself a new session (so killing
-  // the process group alone would miss it).
-  RunOutcome outcome = Shell(
-      "sh -c 'echo $$ > group.pid; exec sleep 60' & setsid sh -c 'echo $$ > session.pid; exec sleep 60' & sleep 60",
-      absl::Milliseconds(700));
-  EXPECT_TRUE(outcome.timed_out);
-  EXPECT_FALSE(outcome.cancelled);
-  EXPECT_FALSE(outcome.exited);
-  EXPECT_EQ(outcome.term_signal, 9);
-  absl::StatusOr<std::string> group = hand_->ReadFile("group.pid", 100);
-  absl::StatusOr<std::string> session = hand_->ReadFile("session.pid", 100);
-  ASSERT_TRUE(group.ok()) << group.status();
-  ASSERT_TRUE(session.ok()) << session.status();
-  EXPECT_TRUE(ProcessGone(std::string(absl::StripTrailingAsciiWhitespace(*group))));
-  EXPECT_TRUE(ProcessGone(std::string(absl::StripTrailingAsciiWhitespace(*session))));
-  // Nothing of the tree is left, and no zombie either (docker-init reaps them).
-  EXPECT_EQ(Shell("ps -o stat,args | grep -c '[s]leep 60' || true").stdout_data, "0\n");
-}
+TEST_F(DockerHandTest, TimeoutKillsTheProcessTreeEvenANewSession) { CheckTimeoutKillsTheTreeEvenANewSession(); }
+
+// The same through the hand agent.
+class DockerHandAgentTest : public DockerHandTest {
+ protected:
+  DockerProviderOptions Options() const override { return AgentOptions(); }
+};
+
+TEST_F(DockerHandAgentTest, TimeoutKillsTheProcessTreeEvenANewSession) { CheckTimeoutKillsTheTreeEvenANewSession(); }
 
 TEST_F(DockerHandTest, CancelStopsARunThatHoldsItsOutputOpen) {
   CancelToken cancel;
