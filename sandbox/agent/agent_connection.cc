@@ -1,8 +1,12 @@
 #include "sandbox/agent/agent_connection.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -68,9 +72,23 @@ class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
 
 }  // namespace
 
+// The event loop thread. Work reaches it through a queue of jobs guarded by a std::mutex and an
+// eventfd the loop reads (rather than kj::Executor): every hand-off between threads is then a plain
+// mutex, which ThreadSanitizer sees (it cannot see inside Debian's uninstrumented libkj).
 class AgentConnection::Loop {
  public:
   explicit Loop(AgentEndpoint endpoint) : endpoint_(std::move(endpoint)) {
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) {
+      setup_status_ = absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+      state_ = State::kStopped;
+      alive_.store(false);
+      for (int fd : {endpoint_.read_fd, endpoint_.write_fd}) {
+        if (fd >= 0) ::close(fd);
+        if (endpoint_.read_fd == endpoint_.write_fd) break;
+      }
+      return;
+    }
     thread_ = std::thread([this] { Main(); });
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return state_ != State::kStarting; });
@@ -79,9 +97,11 @@ class AgentConnection::Loop {
   ~Loop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stop_.get() != nullptr) stop_->fulfill();
+      stopping_ = true;
     }
-    thread_.join();
+    Wake();
+    if (thread_.joinable()) thread_.join();
+    if (wake_fd_ >= 0) ::close(wake_fd_);
   }
 
   bool alive() const { return alive_.load(std::memory_order_acquire); }
@@ -93,13 +113,19 @@ class AgentConnection::Loop {
   // Runs `f` on the loop thread with the agent's capability and the task set, and waits for it.
   template <typename F>
   absl::Status Post(F&& f) {
-    if (!alive()) return absl::UnavailableError("hand agent: the connection is closed");
-    try {
-      executor_->executeSync([&] { f(*agent_, *tasks_); });
-    } catch (const kj::Exception& e) {
-      return FromKj(e);
+    Job job;
+    job.run = [&f](agent_wire::HandAgent::Client& agent, kj::TaskSet& tasks) { f(agent, tasks); };
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (state_ != State::kRunning || stopping_ || !alive()) {
+        return absl::UnavailableError("hand agent: the connection is closed");
+      }
+      jobs_.push_back(&job);
     }
-    return absl::OkStatus();
+    Wake();
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return job.done; });
+    return job.status;
   }
 
   // Waits for `slot` until `deadline`, polling `cancel` (when given) and calling `on_cancel` once
@@ -132,7 +158,45 @@ class AgentConnection::Loop {
   }
 
  private:
-  enum class State { kStarting, kRunning, kFailed };
+  enum class State { kStarting, kRunning, kStopped };
+
+  struct Job {
+    std::function<void(agent_wire::HandAgent::Client&, kj::TaskSet&)> run;
+    bool done = false;  // guarded by mu_
+    absl::Status status;
+  };
+
+  void Wake() {
+    const uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof(one));
+  }
+
+  // Runs the queued jobs each time the eventfd is signalled, until the loop is told to stop.
+  kj::Promise<void> Serve(kj::AsyncInputStream& wake, agent_wire::HandAgent::Client& agent, kj::TaskSet& tasks) {
+    return wake.read(&wake_count_, sizeof(wake_count_)).then([this, &wake, &agent, &tasks]() -> kj::Promise<void> {
+      std::deque<Job*> jobs;
+      bool stop = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        jobs.swap(jobs_);
+        stop = stopping_;
+      }
+      for (Job* job : jobs) {
+        absl::Status status;
+        try {
+          job->run(agent, tasks);
+        } catch (const kj::Exception& e) {
+          status = FromKj(e);
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        job->status = std::move(status);
+        job->done = true;
+      }
+      cv_.notify_all();
+      if (stop) return kj::READY_NOW;
+      return Serve(wake, agent, tasks);
+    });
+  }
 
   void Main() {
     try {
@@ -144,6 +208,8 @@ class AgentConnection::Loop {
       options.on_stderr = endpoint_.on_stderr;
       endpoint_.read_fd = endpoint_.write_fd = -1;  // owned by the stream now
       kj::Own<kj::AsyncIoStream> stream = agent_internal::NewFdStream(*io.lowLevelProvider, std::move(options));
+      kj::Own<kj::AsyncInputStream> wake =
+          io.lowLevelProvider->wrapInputFd(wake_fd_, kj::LowLevelAsyncIoProvider::ALREADY_NONBLOCK);
       capnp::ReaderOptions reader;
       reader.traversalLimitInWords = agent_internal::kMaxMessageWords;
       capnp::TwoPartyVatNetwork network(*stream, capnp::rpc::twoparty::Side::CLIENT, reader);
@@ -155,27 +221,29 @@ class AgentConnection::Loop {
       IgnoreErrors errors;
       kj::TaskSet tasks(errors);
       tasks.add(network.onDisconnect().then([this] { alive_.store(false, std::memory_order_release); }));
-      auto stop = kj::newPromiseAndCrossThreadFulfiller<void>();
       {
         std::lock_guard<std::mutex> lock(mu_);
-        executor_ = kj::getCurrentThreadExecutor().addRef();
-        stop_ = kj::mv(stop.fulfiller);
-        agent_ = &agent;
-        tasks_ = &tasks;
         state_ = State::kRunning;
-        cv_.notify_all();
       }
-      stop.promise.wait(io.waitScope);
+      cv_.notify_all();
+      Serve(*wake, agent, tasks).wait(io.waitScope);
       alive_.store(false, std::memory_order_release);
     } catch (const kj::Exception& e) {
       alive_.store(false, std::memory_order_release);
       std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kStarting) {
-        setup_status_ = FromKj(e);
-        state_ = State::kFailed;
-        cv_.notify_all();
-      }
+      if (state_ == State::kStarting) setup_status_ = FromKj(e);
     }
+    {
+      // Nothing runs jobs any more: whoever still waits on one is told.
+      std::lock_guard<std::mutex> lock(mu_);
+      state_ = State::kStopped;
+      for (Job* job : jobs_) {
+        job->status = absl::UnavailableError("hand agent: the connection is closed");
+        job->done = true;
+      }
+      jobs_.clear();
+    }
+    cv_.notify_all();
     for (int fd : {endpoint_.read_fd, endpoint_.write_fd}) {
       if (fd >= 0) ::close(fd);
       if (endpoint_.read_fd == endpoint_.write_fd) break;
@@ -185,16 +253,15 @@ class AgentConnection::Loop {
   AgentEndpoint endpoint_;
   std::thread thread_;
   std::atomic<bool> alive_{true};
+  int wake_fd_ = -1;
+  uint64_t wake_count_ = 0;  // the loop thread's read buffer for the eventfd
 
   std::mutex mu_;
   std::condition_variable cv_;
   State state_ = State::kStarting;
   absl::Status setup_status_;
-  kj::Own<const kj::Executor> executor_;
-  kj::Own<const kj::CrossThreadPromiseFulfiller<void>> stop_;
-  // Used on the loop thread only (through Post).
-  agent_wire::HandAgent::Client* agent_ = nullptr;
-  kj::TaskSet* tasks_ = nullptr;
+  bool stopping_ = false;
+  std::deque<Job*> jobs_;
 };
 
 AgentConnection::AgentConnection(std::unique_ptr<Loop> loop) : loop_(std::move(loop)) {}
