@@ -5,4 +5,6 @@ if(TARGET wake_hand_docker)
   target_link_libraries(hand_bench_docker PRIVATE wake_hand_docker wake_sandbox benchmark::benchmark
                         absl::strings absl::time)
   target_compile_options(hand_bench_docker PRIVATE ${WAKE_WARNINGS})
+  target_compile_definitions(hand_bench_docker PRIVATE WAKE_HAND_AGENT_PATH="$<TARGET_FILE:wake_hand_agent>")
+  add_dependencies(hand_bench_docker wake_hand_agent)
 endif()

@@ -5,6 +5,7 @@
 //   BashEchoWarm    the `bash` tool running `echo hi` through the toolset on a provisioned hand.
 //   WriteRead1MiB   WriteFile of 1 MiB, then ReadFile of it.
 //   Health          one Health() call: the floor of any round trip to the sandbox.
+//   BashEchoSideBySide (registered by a backend with two ways to serve, see below)
 //
 // Each reports p50_ms, p95_ms and max_ms over its iterations (counters), besides the mean.
 // WAKE_HAND_BENCHMARKS(Prefix, factory) registers all four as BM_<Prefix>_<name>.
@@ -140,6 +141,47 @@ inline void Health(benchmark::State& state, ProviderFactory make) {
     }
   }
   latencies.Report(state);
+}
+
+// The same warm `bash echo hi` on two hands of one backend made two ways (e.g. per exec and through
+// the hand agent), interleaved call by call in one run so both see the same machine: reports each
+// one's p50 and p95 and the ratio of the p50s (baseline over fast).
+inline void BashEchoSideBySide(benchmark::State& state, ProviderFactory baseline, ProviderFactory fast) {
+  WarmHand slow_hand;
+  WarmHand fast_hand;
+  if (!Warm(state, baseline, slow_hand) || !Warm(state, fast, fast_hand)) return;
+  const ToolsetOptions options;
+  const ToolCall call{"bash", R"({"command":"echo hi"})", "bench"};
+  (void)RunTool(*slow_hand.hand, call, nullptr, options);
+  (void)RunTool(*fast_hand.hand, call, nullptr, options);
+  std::vector<double> slow_ms;
+  std::vector<double> fast_ms;
+  bool flip = false;
+  for (auto _ : state) {
+    for (int k = 0; k < 2; ++k) {
+      const bool on_fast = (k == 0) == flip;  // alternate which goes first
+      Hand& hand = on_fast ? *fast_hand.hand : *slow_hand.hand;
+      const Clock::time_point start = Clock::now();
+      absl::StatusOr<ToolResult> result = RunTool(hand, call, nullptr, options);
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      (on_fast ? fast_ms : slow_ms).push_back(ms);
+      if (!result.ok() || result->is_error || result->content.empty() || result->content[0].text != "hi\n") {
+        state.SkipWithError("echo hi did not print hi");
+        return;
+      }
+    }
+    flip = !flip;
+  }
+  auto percentile = [](std::vector<double>& v, double q) {
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
+  };
+  if (slow_ms.empty()) return;
+  state.counters["base_p50_ms"] = percentile(slow_ms, 0.50);
+  state.counters["base_p95_ms"] = percentile(slow_ms, 0.95);
+  state.counters["fast_p50_ms"] = percentile(fast_ms, 0.50);
+  state.counters["fast_p95_ms"] = percentile(fast_ms, 0.95);
+  state.counters["ratio_p50"] = percentile(slow_ms, 0.50) / percentile(fast_ms, 0.50);
 }
 
 }  // namespace wake::bench

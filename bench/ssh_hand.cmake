@@ -6,4 +6,6 @@ if(TARGET wake_hand_ssh)
   target_link_libraries(hand_bench_ssh PRIVATE wake_hand_ssh wake_storage wake_sandbox benchmark::benchmark
                         absl::strings absl::time)
   target_compile_options(hand_bench_ssh PRIVATE ${WAKE_WARNINGS})
+  target_compile_definitions(hand_bench_ssh PRIVATE WAKE_HAND_AGENT_PATH="$<TARGET_FILE:wake_hand_agent>")
+  add_dependencies(hand_bench_ssh wake_hand_agent)
 endif()

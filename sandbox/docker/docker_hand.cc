@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <random>
 #include <string>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "sandbox/agent/agent_connection.h"
 #include "sandbox/docker/internal/container_primitives.h"
 #include "sandbox/docker/internal/engine_client.h"
 #include "schemas/event_json.h"
@@ -184,9 +186,10 @@ struct ListedContainer {
 
 class DockerProvider : public HandProvider {
  public:
-  explicit DockerProvider(DockerProviderOptions options)
+  DockerProvider(DockerProviderOptions options, std::shared_ptr<const std::string> agent_binary)
       : options_(std::move(options)),
-        client_(std::make_shared<EngineClient>(options_.socket_path, options_.request_timeout)) {}
+        client_(std::make_shared<EngineClient>(options_.socket_path, options_.request_timeout)),
+        agent_binary_(std::move(agent_binary)) {}
 
   std::string_view backend() const override { return "docker"; }
 
@@ -220,7 +223,9 @@ class DockerProvider : public HandProvider {
       if (!started.ok()) return started.status();
       return DaemonError("POST", start, *started);
     }
-    return MakeHand(id, options_.work_dir);
+    absl::StatusOr<std::unique_ptr<Hand>> hand = MakeHand(id, options_.work_dir);
+    if (!hand.ok()) (void)Remove(id);  // no usable hand: no container left behind
+    return hand;
   }
 
   absl::StatusOr<std::unique_ptr<Hand>> Reattach(std::string_view session_id, const HandResources&) override {
@@ -319,13 +324,36 @@ class DockerProvider : public HandProvider {
     return body;
   }
 
-  std::unique_ptr<Hand> MakeHand(std::string id, std::string work_dir) const {
-    docker_internal::ExecPrimitivesOptions exec_options;
-    exec_options.user = options_.user;
-    exec_options.kill_grace = options_.kill_grace;
-    exec_options.helper_timeout = options_.request_timeout;
-    auto primitives = docker_internal::NewExecPrimitives(client_, id, std::move(exec_options));
-    return std::make_unique<DockerHand>(client_, std::move(id), std::move(work_dir), std::move(primitives));
+  absl::StatusOr<std::unique_ptr<Hand>> MakeHand(std::string id, std::string work_dir) const {
+    auto per_exec = [&] {
+      docker_internal::ExecPrimitivesOptions exec_options;
+      exec_options.user = options_.user;
+      exec_options.kill_grace = options_.kill_grace;
+      exec_options.helper_timeout = options_.request_timeout;
+      return docker_internal::NewExecPrimitives(client_, id, std::move(exec_options));
+    };
+    std::unique_ptr<ContainerPrimitives> primitives = per_exec();
+    if (agent_binary_ != nullptr) {
+      docker_internal::AgentPrimitivesOptions agent_options;
+      agent_options.binary = agent_binary_;
+      agent_options.user = options_.user;
+      agent_options.work_dir = work_dir;
+      agent_options.start_timeout = std::min(options_.request_timeout, absl::Seconds(20));
+      absl::StatusOr<std::unique_ptr<ContainerPrimitives>> through_agent =
+          docker_internal::NewAgentPrimitives(client_, id, std::move(agent_options), std::move(primitives));
+      if (through_agent.ok()) {
+        primitives = *std::move(through_agent);
+      } else if (options_.require_agent || through_agent.status().code() == absl::StatusCode::kUnavailable) {
+        return through_agent.status();  // required, or the container itself is gone
+      } else {
+        // The per-exec path still works where the agent cannot run (e.g. a noexec root filesystem).
+        std::fprintf(stderr, "wake: docker hand %s: %s; serving per exec\n", id.substr(0, 12).c_str(),
+                     std::string(through_agent.status().message()).c_str());
+        primitives = per_exec();
+      }
+    }
+    return std::unique_ptr<Hand>(
+        std::make_unique<DockerHand>(client_, std::move(id), std::move(work_dir), std::move(primitives)));
   }
 
   // Removes container `id` (forced, with its anonymous volumes): true when this call removed it,
@@ -385,6 +413,7 @@ class DockerProvider : public HandProvider {
 
   const DockerProviderOptions options_;
   const std::shared_ptr<const EngineClient> client_;
+  const std::shared_ptr<const std::string> agent_binary_;  // null: per exec only
 };
 
 }  // namespace
@@ -405,7 +434,15 @@ absl::StatusOr<std::unique_ptr<HandProvider>> NewDockerProvider(DockerProviderOp
       return absl::InvalidArgumentError(absl::StrCat("docker provider: label \"", key, "\" is empty or reserved"));
     }
   }
-  return std::make_unique<DockerProvider>(std::move(options));
+  std::shared_ptr<const std::string> agent_binary;
+  if (!options.agent_path.empty()) {
+    absl::StatusOr<std::shared_ptr<const std::string>> read = ReadAgentBinary(options.agent_path);
+    if (!read.ok()) return absl::InvalidArgumentError(absl::StrCat("docker provider: ", read.status().message()));
+    agent_binary = *std::move(read);
+  } else if (options.require_agent) {
+    return absl::InvalidArgumentError("docker provider: require_agent without an agent_path");
+  }
+  return std::make_unique<DockerProvider>(std::move(options), std::move(agent_binary));
 }
 
 }  // namespace wake

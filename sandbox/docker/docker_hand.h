@@ -6,11 +6,21 @@
 //               MemorySwap, NanoCpus, PidsLimit; NetworkMode "none" unless resources.network),
 //               labels wake.hand=1 and wake.session=<id>, docker-init as PID 1 and an idle command,
 //               then start it. The daemon creates the work dir (the container's WorkingDir).
-//   Run         an exec (create + start with its streams attached), see
+//   Agent       with agent_path set, the hand agent (sandbox/agent) is copied into the container
+//               and started as one exec whose attached stream stays open; Run, ReadFile and WriteFile
+//               are then one Cap'n Proto RPC each on that stream (the fast path: about a millisecond
+//               for a warm `echo`, against tens for an exec). The agent runs each process in its own
+//               process group and kills it on timeout or cancel, with every descendant that carries
+//               the run's WAKE_RUN_ID marker in its environment (one that made itself a new session
+//               included), as the per-exec path does.
+//               When the agent cannot be started, the per-exec path serves (unless require_agent);
+//               when it dies while the container lives, it is started again.
+//   Run         (per exec) an exec (create + start with its streams attached), see
 //               internal/container_primitives.h; timeout and cancel kill the whole process tree.
 //               The daemon reports a process killed by signal N as exit code 128+N, so such codes
 //               come back as term_signal N (a program exiting 137 by itself reads as SIGKILL).
-//   Read/Write  the archive endpoints (GET / PUT /containers/{id}/archive), tar read and written here.
+//   Read/Write  (per exec) the archive endpoints (GET / PUT /containers/{id}/archive), tar read and
+//               written here.
 //   Health      the container's State.Running.
 //   Release     remove the container, forced (idempotent).
 //   Reattach    the running container labelled with the session; stopped ones are removed.
@@ -61,6 +71,12 @@ struct DockerProviderOptions {
   absl::Duration request_timeout = absl::Seconds(60);
   // After a timeout or cancel killed a Run's tree, how long its output may take to end.
   absl::Duration kill_grace = absl::Seconds(5);
+  // The wake_hand_agent program on this machine (the build's sandbox/agent/wake_hand_agent, fully
+  // static: it needs nothing from the image). "" serves every primitive per exec. Read once, by
+  // NewDockerProvider.
+  std::string agent_path;
+  // Provision and Reattach fail when the agent cannot be started, instead of serving per exec.
+  bool require_agent = false;
 };
 
 // A provider for `options`. InvalidArgument when an option is malformed. Does not contact the

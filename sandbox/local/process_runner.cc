@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -208,6 +209,10 @@ absl::StatusOr<RunOutcome> RunLocalProcess(const ProcessSpec& spec, const Cancel
   // from here too, so a kill right away still reaches the group).
   ::setpgid(pid, pid);
   if (track) track(pid);
+  // Readable once the child exits, so the loop wakes at once instead of polling for its exit (when
+  // the child closed its pipes before becoming a zombie). Without pidfds (kernels before 5.3) the
+  // loop polls.
+  Fd exit_fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   in_r.Close();
   out_w.Close();
   err_w.Close();
@@ -255,12 +260,13 @@ absl::StatusOr<RunOutcome> RunLocalProcess(const ProcessSpec& spec, const Cancel
       rep_r.Close();
       break;
     }
-    pollfd fds[4];
+    pollfd fds[5];
     int n = 0;
     for (int fd : {out_r.fd, err_r.fd, rep_r.fd}) {
       if (fd >= 0) fds[n++] = pollfd{fd, POLLIN, 0};
     }
     if (in_w.fd >= 0) fds[n++] = pollfd{in_w.fd, POLLOUT, 0};
+    if (!exited && exit_fd.fd >= 0) fds[n++] = pollfd{exit_fd.fd, POLLIN, 0};
     if (n == 0) {
       if (!exited) ::usleep(static_cast<useconds_t>(absl::ToInt64Microseconds(kPollInterval) / 4));
       continue;
@@ -269,6 +275,7 @@ absl::StatusOr<RunOutcome> RunLocalProcess(const ProcessSpec& spec, const Cancel
     if (ready < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
       if (fds[i].revents == 0) continue;
+      if (fds[i].fd == exit_fd.fd) continue;  // the waitpid above collects it
       if (fds[i].fd == in_w.fd) {
         const ssize_t w = ::write(in_w.fd, request.stdin_data.data() + stdin_done, request.stdin_data.size() - stdin_done);
         if (w > 0) stdin_done += static_cast<size_t>(w);

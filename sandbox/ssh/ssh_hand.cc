@@ -4,18 +4,27 @@
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/sync.h"
+#include "sandbox/agent/agent_connection.h"
 
 namespace wake {
 namespace {
@@ -56,6 +65,9 @@ class Connection {
     ssh_options_set(c->session_, SSH_OPTIONS_USER, o.user.c_str());
     ssh_options_set(c->session_, SSH_OPTIONS_KNOWNHOSTS, o.known_hosts_file.c_str());
     ssh_options_set(c->session_, SSH_OPTIONS_TIMEOUT, &timeout);
+    // Small request/response exchanges (the hand agent's RPCs) must not wait on Nagle's algorithm.
+    const int nodelay = 1;
+    ssh_options_set(c->session_, SSH_OPTIONS_NODELAY, &nodelay);
     const std::string where = absl::StrCat(o.user, "@", o.host, ":", o.port);
     if (ssh_connect(c->session_) != SSH_OK) {
       return absl::UnavailableError(absl::StrCat("ssh: connecting to ", where, ": ", ssh_get_error(c->session_)));
@@ -139,6 +151,131 @@ int SignalNumber(const char* name) {
   return 0;
 }
 
+// The hand agent running on the host on one channel of a hand's connection, bridged to a socket pair
+// that AgentConnection drives: a pump thread moves bytes between the two, taking the connection's
+// mutex for each libssh call (libssh sessions are not thread-safe). It waits on the connection's
+// socket and the pair; another thread's libssh call may pull the channel's data into libssh's own
+// buffers, so the pump also looks every few milliseconds.
+class AgentChannel {
+ public:
+  static absl::StatusOr<std::unique_ptr<AgentChannel>> Start(Connection& c, const std::string& command) {
+    auto agent = std::unique_ptr<AgentChannel>(new AgentChannel(c));
+    {
+      MutexLock lock(&c.mu());
+      agent->ch_ = ssh_channel_new(c.session());
+      if (agent->ch_ == nullptr || ssh_channel_open_session(agent->ch_) != SSH_OK ||
+          ssh_channel_request_exec(agent->ch_, command.c_str()) != SSH_OK) {
+        return absl::UnavailableError(absl::StrCat("ssh: starting the hand agent: ", ssh_get_error(c.session())));
+      }
+      agent->ssh_fd_ = ssh_get_fd(c.session());
+    }
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      return absl::InternalError(absl::StrCat("socketpair: ", std::strerror(errno)));
+    }
+    agent->pump_fd_ = pair[1];
+    agent->pump_ = std::thread([a = agent.get()] { a->Pump(); });
+    AgentEndpoint endpoint;
+    endpoint.read_fd = endpoint.write_fd = pair[0];
+    absl::StatusOr<std::unique_ptr<AgentConnection>> connection =
+        AgentConnection::Connect(std::move(endpoint), absl::Seconds(20));
+    if (!connection.ok()) {
+      const std::string said(absl::StripTrailingAsciiWhitespace(agent->Log()));
+      return absl::FailedPreconditionError(absl::StrCat("the hand agent did not start: ", connection.status().message(),
+                                                        said.empty() ? "" : "; it said: ", said));
+    }
+    agent->connection_ = *std::move(connection);
+    return agent;
+  }
+
+  ~AgentChannel() {
+    connection_.reset();  // closes its end of the pair: the pump sends the agent end of file
+    stop_.store(true);
+    if (pump_.joinable()) pump_.join();
+    if (pump_fd_ >= 0) ::close(pump_fd_);
+    if (ch_ != nullptr) {
+      MutexLock lock(&c_.mu());
+      ssh_channel_close(ch_);
+      ssh_channel_free(ch_);
+    }
+  }
+
+  AgentConnection& connection() { return *connection_; }
+
+ private:
+  explicit AgentChannel(Connection& c) : c_(c) {}
+
+  std::string Log() {
+    MutexLock lock(&log_mu_);
+    return log_;
+  }
+
+  static bool WriteAll(int fd, const char* data, size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::write(fd, data, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      data += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  }
+
+  void Pump() {
+    char buffer[64 * 1024];
+    while (!stop_.load()) {
+      pollfd fds[2] = {{pump_fd_, POLLIN, 0}, {ssh_fd_, POLLIN, 0}};
+      ::poll(fds, 2, 5);
+      if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        const ssize_t n = ::read(pump_fd_, buffer, sizeof(buffer));
+        if (n < 0 && errno == EINTR) continue;
+        MutexLock lock(&c_.mu());
+        if (n <= 0) {  // the engine's side closed: the agent sees end of file and exits
+          ssh_channel_send_eof(ch_);
+          break;
+        }
+        for (ssize_t done = 0; done < n;) {
+          const int w = ssh_channel_write(ch_, buffer + done, static_cast<uint32_t>(n - done));
+          if (w == SSH_ERROR) break;
+          done += w;
+        }
+      }
+      bool over = false;
+      {
+        MutexLock lock(&c_.mu());
+        for (int is_stderr : {0, 1}) {
+          while (true) {
+            const int n = ssh_channel_read_nonblocking(ch_, buffer, sizeof(buffer), is_stderr);
+            if (n == SSH_ERROR) over = true;
+            if (n <= 0) break;
+            if (is_stderr == 0) {
+              if (!WriteAll(pump_fd_, buffer, static_cast<size_t>(n))) over = true;
+            } else {
+              MutexLock log_lock(&log_mu_);
+              log_.append(buffer, static_cast<size_t>(n));
+              if (log_.size() > 4096) log_.erase(0, log_.size() - 4096);
+            }
+          }
+        }
+        if (ssh_channel_is_eof(ch_) || ssh_channel_is_closed(ch_) || !ssh_is_connected(c_.session())) over = true;
+      }
+      if (over) break;
+    }
+    // AgentConnection reads end of file: its calls fail Unavailable.
+    ::shutdown(pump_fd_, SHUT_RDWR);
+  }
+
+  Connection& c_;
+  ssh_channel ch_ = nullptr;
+  int ssh_fd_ = -1;
+  int pump_fd_ = -1;
+  std::thread pump_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<AgentConnection> connection_;
+  Mutex log_mu_;
+  std::string log_ ABSL_GUARDED_BY(log_mu_);
+};
+
 struct ExitState {
   std::atomic<int> signal{0};
 };
@@ -155,6 +292,17 @@ class SshHand final : public Hand {
       : connection_(std::move(connection)), dir_(std::move(dir)), runs_dir_(std::move(runs_dir)),
         resources_(std::move(resources)), id_(dir_) {}
 
+  // Starts the agent at `agent_path` (on the host) on a channel of this hand's connection.
+  absl::Status StartAgent(const std::string& agent_path) {
+    ASSIGN_OR_RETURN(std::unique_ptr<AgentChannel> agent,
+                     AgentChannel::Start(*connection_, absl::StrCat("cd ", Quote(dir_), " && exec env -i ", BaseEnv(),
+                                                                    " ", Quote(agent_path), " ",
+                                                                    Quote(absl::StrCat("--work-dir=", dir_)))));
+    MutexLock lock(&mu_);
+    agent_ = std::move(agent);
+    return absl::OkStatus();
+  }
+
   std::string_view backend() const override { return "ssh"; }
   const std::string& id() const override { return id_; }
   const std::string& work_dir() const override { return dir_; }
@@ -162,14 +310,22 @@ class SshHand final : public Hand {
   absl::StatusOr<RunOutcome> Run(const RunRequest& request, const CancelToken* cancel) override {
     RETURN_IF_ERROR(CheckOpen());
     std::string cwd = request.cwd.empty() ? dir_ : request.cwd.front() == '/' ? request.cwd : dir_ + "/" + request.cwd;
+    if (std::shared_ptr<AgentChannel> agent = Agent(); agent != nullptr) {
+      RunRequest resolved = request;
+      resolved.cwd = cwd;
+      absl::StatusOr<RunOutcome> outcome = agent->connection().Run(resolved, cancel);
+      if (outcome.ok() || outcome.status().code() != absl::StatusCode::kUnavailable) return outcome;
+      RETURN_IF_ERROR(AfterAgentLoss(agent));
+      return absl::InternalError(absl::StrCat(
+          "the hand agent died while the command ran (did the command kill it?); the hand runs commands per channel "
+          "from now on: the command may or may not have had its effects (", outcome.status().message(), ")"));
+    }
     std::string script = request.shell;
     if (!request.argv.empty()) {
       script = "exec";
       for (const std::string& a : request.argv) absl::StrAppend(&script, " ", Quote(a));
     }
-    std::string env = absl::StrCat("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=",
-                                   Quote(dir_));
-    for (const auto& kv : resources_.env) absl::StrAppend(&env, " ", Quote(absl::StrCat(kv.first, "=", kv.second)));
+    std::string env = BaseEnv();
     for (const auto& kv : request.env) absl::StrAppend(&env, " ", Quote(absl::StrCat(kv.first, "=", kv.second)));
     // Named after the hand, so Release removes them all (one channel less per run than removing each).
     const std::string pid_file = absl::StrCat(RunPrefix(), g_run_counter++, "-", absl::ToUnixNanos(absl::Now()));
@@ -268,6 +424,11 @@ class SshHand final : public Hand {
   absl::StatusOr<std::string> ReadFile(std::string_view path, size_t max_bytes) override {
     RETURN_IF_ERROR(CheckOpen());
     const std::string p = Absolute(path);
+    if (std::shared_ptr<AgentChannel> agent = Agent(); agent != nullptr) {
+      absl::StatusOr<std::string> content = agent->connection().ReadFile(p, max_bytes);
+      if (content.ok() || content.status().code() != absl::StatusCode::kUnavailable) return content;
+      RETURN_IF_ERROR(AfterAgentLoss(agent));
+    }
     MutexLock lock(&connection_->mu());
     sftp_attributes attributes = sftp_stat(connection_->sftp(), p.c_str());
     if (attributes == nullptr) return SftpError("reading", p);
@@ -301,6 +462,11 @@ class SshHand final : public Hand {
   absl::Status WriteFile(std::string_view path, std::string_view content) override {
     RETURN_IF_ERROR(CheckOpen());
     const std::string p = Absolute(path);
+    if (std::shared_ptr<AgentChannel> agent = Agent(); agent != nullptr) {
+      absl::Status written = agent->connection().WriteFile(p, content);
+      if (written.code() != absl::StatusCode::kUnavailable) return written;
+      RETURN_IF_ERROR(AfterAgentLoss(agent));
+    }
     const size_t slash = p.rfind('/');
     MutexLock lock(&connection_->mu());
     // Missing parents are made one by one (an existing one is fine).
@@ -360,6 +526,13 @@ class SshHand final : public Hand {
       if (released_) return absl::OkStatus();
       released_ = true;
     }
+    // The agent first: it kills what it still runs and exits before its directory goes.
+    std::shared_ptr<AgentChannel> agent;
+    {
+      MutexLock lock(&mu_);
+      agent = std::move(agent_);
+    }
+    agent.reset();
     // A dead connection: nothing to remove.
     (void)connection_->Exec(absl::StrCat("rm -rf ", Quote(dir_), " ", Quote(RunPrefix()), "*"));
     return absl::OkStatus();
@@ -369,6 +542,28 @@ class SshHand final : public Hand {
   absl::Status CheckOpen() {
     MutexLock lock(&mu_);
     if (released_) return absl::FailedPreconditionError("the hand was released");
+    return absl::OkStatus();
+  }
+  // The whole environment of a process on the host (the host's own does not leak in).
+  std::string BaseEnv() const {
+    std::string env = absl::StrCat("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=",
+                                   Quote(dir_));
+    for (const auto& kv : resources_.env) absl::StrAppend(&env, " ", Quote(absl::StrCat(kv.first, "=", kv.second)));
+    return env;
+  }
+  std::shared_ptr<AgentChannel> Agent() {
+    MutexLock lock(&mu_);
+    return agent_;
+  }
+  // `lost` failed Unavailable: the hand is lost when its connection is; otherwise only the agent
+  // died, and the hand serves per channel from now on.
+  absl::Status AfterAgentLoss(const std::shared_ptr<AgentChannel>& lost) {
+    {
+      MutexLock lock(&connection_->mu());
+      if (!ssh_is_connected(connection_->session())) return Lost();
+    }
+    MutexLock lock(&mu_);
+    if (agent_ == lost) agent_ = nullptr;
     return absl::OkStatus();
   }
   std::string RunPrefix() const { return absl::StrCat(runs_dir_, "/", dir_.substr(dir_.rfind('/') + 1), "-"); }
@@ -408,11 +603,14 @@ class SshHand final : public Hand {
   const std::string id_;
   Mutex mu_;
   bool released_ ABSL_GUARDED_BY(mu_) = false;
+  // Null when the primitives are served per channel. Destroyed before the connection.
+  std::shared_ptr<AgentChannel> agent_ ABSL_GUARDED_BY(mu_);
 };
 
 class SshProvider final : public HandProvider {
  public:
-  explicit SshProvider(SshProviderOptions options) : options_(std::move(options)) {}
+  SshProvider(SshProviderOptions options, std::shared_ptr<const std::string> agent_binary)
+      : options_(std::move(options)), agent_binary_(std::move(agent_binary)) {}
   std::string_view backend() const override { return "ssh"; }
 
   absl::StatusOr<std::unique_ptr<Hand>> Provision(std::string_view session_id, const HandResources& resources) override {
@@ -420,7 +618,7 @@ class SshProvider final : public HandProvider {
     ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Connection::Open(options_));
     ASSIGN_OR_RETURN(int status, c->Exec(absl::StrCat("mkdir -p ", Quote(dir), " ", Quote(RunsDir()))));
     if (status != 0) return absl::UnavailableError(absl::StrCat("ssh: cannot make ", dir, " on ", options_.host));
-    return std::unique_ptr<Hand>(new SshHand(std::move(c), dir, RunsDir(), resources));
+    return MakeHand(std::move(c), dir, resources);
   }
 
   absl::StatusOr<std::unique_ptr<Hand>> Reattach(std::string_view session_id, const HandResources& resources) override {
@@ -428,7 +626,7 @@ class SshProvider final : public HandProvider {
     ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Connection::Open(options_));
     ASSIGN_OR_RETURN(int status, c->Exec(absl::StrCat("test -d ", Quote(dir))));
     if (status != 0) return absl::NotFoundError(absl::StrCat("no ssh hand for ", ToAbsl(session_id)));
-    return std::unique_ptr<Hand>(new SshHand(std::move(c), dir, RunsDir(), resources));
+    return MakeHand(std::move(c), dir, resources);
   }
 
   absl::StatusOr<size_t> ReapExcept(absl::FunctionRef<bool(std::string_view session_id)> keep) override {
@@ -461,10 +659,64 @@ class SshProvider final : public HandProvider {
     }
     return absl::StrCat(options_.base_dir, "/", ToAbsl(session_id));
   }
+  absl::StatusOr<std::unique_ptr<Hand>> MakeHand(std::unique_ptr<Connection> c, const std::string& dir,
+                                                  const HandResources& resources) {
+    Connection& connection = *c;
+    auto hand = std::make_unique<SshHand>(std::move(c), dir, RunsDir(), resources);
+    if (agent_binary_ == nullptr) return std::unique_ptr<Hand>(std::move(hand));
+    absl::Status started = CopyAgent(connection);
+    if (started.ok()) started = hand->StartAgent(AgentPath());
+    if (!started.ok()) {
+      if (options_.require_agent || started.code() == absl::StatusCode::kUnavailable) return started;
+      std::fprintf(stderr, "wake: ssh hand %s: %s; serving per channel\n", dir.c_str(),
+                   std::string(started.message()).c_str());
+    }
+    return std::unique_ptr<Hand>(std::move(hand));
+  }
+
+  std::string AgentPath() const { return options_.base_dir + "/.wake-agent"; }
+
+  // Copies the agent to AgentPath() unless a file of its size is there (the size tells builds apart
+  // with near certainty; a stale one of equal size fails the ping's version check).
+  absl::Status CopyAgent(Connection& c) {
+    const std::string path = AgentPath();
+    MutexLock lock(&c.mu());
+    if (sftp_attributes existing = sftp_stat(c.sftp(), path.c_str()); existing != nullptr) {
+      const bool same = existing->size == agent_binary_->size() && (existing->permissions & 0100) != 0;
+      sftp_attributes_free(existing);
+      if (same) return absl::OkStatus();
+    }
+    const std::string temp = absl::StrCat(path, ".", getpid(), ".", g_run_counter++);
+    sftp_file file = sftp_open(c.sftp(), temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    if (file == nullptr) return absl::UnavailableError(absl::StrCat("ssh: copying the hand agent to ", temp, ": ", ssh_get_error(c.session())));
+    const std::string& bytes = *agent_binary_;
+    for (size_t done = 0; done < bytes.size();) {
+      const ssize_t n = sftp_write(file, bytes.data() + done, std::min<size_t>(bytes.size() - done, 32 * 1024));
+      if (n <= 0) {
+        sftp_close(file);
+        sftp_unlink(c.sftp(), temp.c_str());
+        return absl::UnavailableError(absl::StrCat("ssh: copying the hand agent: ", ssh_get_error(c.session())));
+      }
+      done += static_cast<size_t>(n);
+    }
+    sftp_close(file);
+    sftp_chmod(c.sftp(), temp.c_str(), 0755);
+    // Replaces a stale copy even while an old agent runs it (rename, not rewrite).
+    if (sftp_rename(c.sftp(), temp.c_str(), path.c_str()) != SSH_OK) {
+      sftp_unlink(c.sftp(), path.c_str());
+      if (sftp_rename(c.sftp(), temp.c_str(), path.c_str()) != SSH_OK) {
+        sftp_unlink(c.sftp(), temp.c_str());
+        return absl::InternalError(absl::StrCat("ssh: installing the hand agent at ", path));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   // The run markers (pid files) of every hand on the host, apart from the work dirs.
   std::string RunsDir() const { return options_.base_dir + "/.wake-runs"; }
 
   const SshProviderOptions options_;
+  const std::shared_ptr<const std::string> agent_binary_;  // null: per channel only
 };
 
 }  // namespace
@@ -481,7 +733,15 @@ absl::StatusOr<std::unique_ptr<HandProvider>> NewSshProvider(SshProviderOptions 
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Connection::Open(options));
   ASSIGN_OR_RETURN(int status, c->Exec(absl::StrCat("mkdir -p ", Quote(options.base_dir + "/.wake-runs"))));
   if (status != 0) return absl::UnavailableError(absl::StrCat("ssh: cannot make ", options.base_dir));
-  return std::unique_ptr<HandProvider>(new SshProvider(std::move(options)));
+  std::shared_ptr<const std::string> agent_binary;
+  if (!options.agent_path.empty()) {
+    absl::StatusOr<std::shared_ptr<const std::string>> read = ReadAgentBinary(options.agent_path);
+    if (!read.ok()) return absl::InvalidArgumentError(absl::StrCat("ssh provider: ", read.status().message()));
+    agent_binary = *std::move(read);
+  } else if (options.require_agent) {
+    return absl::InvalidArgumentError("ssh provider: require_agent without an agent_path");
+  }
+  return std::unique_ptr<HandProvider>(new SshProvider(std::move(options), std::move(agent_binary)));
 }
 
 }  // namespace wake

@@ -12,6 +12,12 @@
 // The connection is shared: libssh calls are serialized, and a running command is polled without
 // holding the connection, so concurrent runs on one hand make progress together.
 //
+// With agent_path, the primitives go through the hand agent (sandbox/agent) on one long-lived channel
+// instead: it runs each process in its own process group, killed with it on timeout or cancel (and
+// with it the descendants that left the group but carry the run's WAKE_RUN_ID marker), with the same
+// environment. If the agent dies while the connection lives, the hand serves per channel
+// from then on (a run in flight then fails Internal).
+//
 // A hand lives as long as its directory: Reattach reconnects to it after an engine restart; a lost
 // connection makes the hand Unavailable. Release removes the directory and disconnects. Resource
 // limits (HandResources memory, cpus, pids) are not applied: use the docker backend for them.
@@ -34,6 +40,13 @@ struct SshProviderOptions {
   std::string known_hosts_file;  // must hold the host's key
   std::string base_dir;          // absolute, on the host; made when missing
   absl::Duration connect_timeout = absl::Seconds(10);
+  // The wake_hand_agent program on this machine (static; it must suit the host's architecture).
+  // When set, it is copied with SFTP to <base_dir>/.wake-agent and run on one channel of each hand's
+  // connection; Run, ReadFile and WriteFile are then one Cap'n Proto RPC each on that channel (a new
+  // channel costs sshd a session setup per call). "" serves per channel. Read once by NewSshProvider.
+  std::string agent_path;
+  // Provision and Reattach fail when the agent cannot be started, instead of serving per channel.
+  bool require_agent = false;
 };
 
 // Connects once to check the options (host key, key authentication, base_dir).

@@ -4,12 +4,15 @@
 // carries a label unique to this test process and is removed at the end, even after a failure.
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
@@ -60,6 +63,14 @@ DockerProviderOptions TestOptions() {
   options.socket_path = SocketPath();
   options.image = Image();
   options.labels = {{"wake.test", RunLabel()}};
+  return options;
+}
+
+// With the hand agent, required (so a test of it never silently runs per exec).
+DockerProviderOptions AgentOptions() {
+  DockerProviderOptions options = TestOptions();
+  options.agent_path = WAKE_HAND_AGENT_PATH;
+  options.require_agent = true;
   return options;
 }
 
@@ -136,8 +147,15 @@ const HandBackendFixture kDockerFixture = {
     [](Hand& hand) { return KillContainer(hand.id()); },
 };
 
-INSTANTIATE_TEST_SUITE_P(Docker, HandConformanceTest, ::testing::Values(&kDockerFixture),
-                         [](const auto&) { return std::string("docker"); });
+// The same, with every primitive served by the hand agent inside the container.
+const HandBackendFixture kDockerAgentFixture = {
+    "docker_agent",
+    [] { return NewDockerProvider(AgentOptions()); },
+    [](Hand& hand) { return KillContainer(hand.id()); },
+};
+
+INSTANTIATE_TEST_SUITE_P(Docker, HandConformanceTest, ::testing::Values(&kDockerFixture, &kDockerAgentFixture),
+                         [](const auto& info) { return info.param->name; });
 
 }  // namespace
 }  // namespace testing
@@ -147,8 +165,10 @@ namespace {
 // A hand of its own per test, released at the end.
 class DockerHandTest : public ::testing::Test {
  protected:
+  virtual DockerProviderOptions Options() const { return TestOptions(); }
+
   void SetUp() override {
-    provider_ = MakeProvider();
+    provider_ = MakeProvider(Options());
     ASSERT_NE(provider_, nullptr);
     session_ = NewSessionId(absl::Now());
     absl::StatusOr<std::unique_ptr<Hand>> hand = provider_->Provision(session_, resources_);
@@ -179,6 +199,26 @@ class DockerHandTest : public ::testing::Test {
         "/stat; then echo gone; exit 0; fi; sleep 0.05; done; echo alive"));
     return check.stdout_data == "gone\n";
   }
+
+  void CheckTimeoutKillsTheTreeEvenANewSession() {
+  // A grandchild in the same process group, and one that made itself a new session (so killing
+  // the process group alone would miss it).
+  RunOutcome outcome = Shell(
+      "sh -c 'echo $$ > group.pid; exec sleep 60' & setsid sh -c 'echo $$ > session.pid; exec sleep 60' & sleep 60",
+      absl::Milliseconds(700));
+  EXPECT_TRUE(outcome.timed_out);
+  EXPECT_FALSE(outcome.cancelled);
+  EXPECT_FALSE(outcome.exited);
+  EXPECT_EQ(outcome.term_signal, 9);
+  absl::StatusOr<std::string> group = hand_->ReadFile("group.pid", 100);
+  absl::StatusOr<std::string> session = hand_->ReadFile("session.pid", 100);
+  ASSERT_TRUE(group.ok()) << group.status();
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_TRUE(ProcessGone(std::string(absl::StripTrailingAsciiWhitespace(*group))));
+  EXPECT_TRUE(ProcessGone(std::string(absl::StripTrailingAsciiWhitespace(*session))));
+  // Nothing of the tree is left, and no zombie either (docker-init reaps them).
+  EXPECT_EQ(Shell("ps -o stat,args | grep -c '[s]leep 60' || true").stdout_data, "0\n");
+}
 
   HandResources resources_;
   std::unique_ptr<HandProvider> provider_;
@@ -313,25 +353,15 @@ TEST_F(DockerHandTest, NetworkIsNoneUnlessAsked) {
   EXPECT_TRUE((*other)->Release().ok());
 }
 
-TEST_F(DockerHandTest, TimeoutKillsTheProcessTreeEvenANewSession) {
-  // A grandchild in the same process group, and one that made itself a new session (so killing
-  // the process group alone would miss it).
-  RunOutcome outcome = Shell(
-      "sh -c 'echo $$ > group.pid; exec sleep 60' & setsid sh -c 'echo $$ > session.pid; exec sleep 60' & sleep 60",
-      absl::Milliseconds(700));
-  EXPECT_TRUE(outcome.timed_out);
-  EXPECT_FALSE(outcome.cancelled);
-  EXPECT_FALSE(outcome.exited);
-  EXPECT_EQ(outcome.term_signal, 9);
-  absl::StatusOr<std::string> group = hand_->ReadFile("group.pid", 100);
-  absl::StatusOr<std::string> session = hand_->ReadFile("session.pid", 100);
-  ASSERT_TRUE(group.ok()) << group.status();
-  ASSERT_TRUE(session.ok()) << session.status();
-  EXPECT_TRUE(ProcessGone(std::string(absl::StripTrailingAsciiWhitespace(*group))));
-  EXPECT_TRUE(ProcessGone(std::string(absl::StripTrailingAsciiWhitespace(*session))));
-  // Nothing of the tree is left, and no zombie either (docker-init reaps them).
-  EXPECT_EQ(Shell("ps -o stat,args | grep -c '[s]leep 60' || true").stdout_data, "0\n");
-}
+TEST_F(DockerHandTest, TimeoutKillsTheProcessTreeEvenANewSession) { CheckTimeoutKillsTheTreeEvenANewSession(); }
+
+// The same through the hand agent.
+class DockerHandAgentTest : public DockerHandTest {
+ protected:
+  DockerProviderOptions Options() const override { return AgentOptions(); }
+};
+
+TEST_F(DockerHandAgentTest, TimeoutKillsTheProcessTreeEvenANewSession) { CheckTimeoutKillsTheTreeEvenANewSession(); }
 
 TEST_F(DockerHandTest, CancelStopsARunThatHoldsItsOutputOpen) {
   CancelToken cancel;
@@ -588,6 +618,125 @@ TEST_F(DockerHandTest, ReleaseIsIdempotentAndRemovesTheContainer) {
   request.shell = "true";
   EXPECT_EQ(hand_->Run(request, nullptr).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(hand_->WriteFile("x", "y").code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace wake
+
+namespace wake {
+namespace {
+
+// What only the hand agent path does: survive its own death, fall back when it cannot run.
+class DockerAgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    provider_ = MakeProvider(AgentOptions());
+    ASSERT_NE(provider_, nullptr);
+    absl::StatusOr<std::unique_ptr<Hand>> hand = provider_->Provision(NewSessionId(absl::Now()), HandResources{});
+    ASSERT_TRUE(hand.ok()) << hand.status();
+    hand_ = *std::move(hand);
+  }
+  void TearDown() override {
+    if (hand_ != nullptr) {
+      EXPECT_TRUE(hand_->Release().ok());
+    }
+  }
+
+  absl::StatusOr<RunOutcome> Shell(const std::string& command) {
+    RunRequest request;
+    request.shell = command;
+    request.timeout = absl::Seconds(60);
+    return hand_->Run(request, nullptr);
+  }
+
+  std::unique_ptr<HandProvider> provider_;
+  std::unique_ptr<Hand> hand_;
+};
+
+TEST_F(DockerAgentTest, ProcessesRunUnderTheAgentWithARealSignal) {
+  absl::StatusOr<RunOutcome> out = Shell("cat /proc/$PPID/cmdline | tr '\\0' ' '; kill -KILL $$");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->stdout_data, HasSubstr(".wake-hand-agent --work-dir=/work"));
+  // The agent waits for its children itself: a signal is a signal, not an exit code of 128+N.
+  EXPECT_FALSE(out->exited);
+  EXPECT_EQ(out->term_signal, 9);
+}
+
+TEST_F(DockerAgentTest, AnAgentKilledByACommandIsStartedAgain) {
+  absl::StatusOr<RunOutcome> killer = Shell("kill -KILL $PPID; sleep 5");
+  ASSERT_FALSE(killer.ok());
+  EXPECT_EQ(killer.status().code(), absl::StatusCode::kInternal) << killer.status();
+  EXPECT_THAT(std::string(killer.status().message()), HasSubstr("hand agent died"));
+  // The container lives: the next calls are served by a new agent.
+  absl::StatusOr<RunOutcome> after = Shell("echo again; cat /proc/$PPID/cmdline | tr '\\0' ' '");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_THAT(after->stdout_data, HasSubstr("again\n/.wake-hand-agent"));
+  ASSERT_TRUE(hand_->WriteFile("f.txt", "x").ok());
+  EXPECT_TRUE(hand_->Health().ok());
+}
+
+TEST_F(DockerAgentTest, AReattachedHandRunsOneAgent) {
+  // The engine lets go of the hand without releasing it (as a crash would): the agent's stream
+  // closes and it exits; the reattached hand starts its own.
+  const std::string id = hand_->id();
+  hand_.reset();
+  std::unique_ptr<HandProvider> again = MakeProvider(AgentOptions());
+  ASSERT_NE(again, nullptr);
+  std::string session;
+  {
+    const std::string body = Inspect(id);
+    dom::parser parser;
+    simdjson::padded_string padded(body);
+    dom::element root;
+    std::string_view value;
+    ASSERT_EQ(parser.parse(padded).get(root), simdjson::SUCCESS);
+    ASSERT_EQ(root["Config"]["Labels"]["wake.session"].get(value), simdjson::SUCCESS);
+    session = std::string(value);
+  }
+  absl::StatusOr<std::unique_ptr<Hand>> hand = again->Reattach(session, HandResources{});
+  ASSERT_TRUE(hand.ok()) << hand.status();
+  hand_ = *std::move(hand);
+  EXPECT_EQ(hand_->id(), id);
+  // Counted until only one is left (the old one exits once it reads the end of its input).
+  absl::StatusOr<RunOutcome> count = Shell(
+      "for i in $(seq 1 200); do n=$(for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | "
+      "grep -c '^/.wake-hand-agent'); [ \"$n\" = 1 ] && break; sleep 0.05; done; echo $n");
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(count->stdout_data, "1\n");
+}
+
+TEST(DockerAgentFallbackTest, AnAgentThatCannotRunLeavesThePerExecPath) {
+  // Not a program: the exec of it fails, the hand serves per exec (or, when required, is refused
+  // and leaves no container behind).
+  const std::string bogus = absl::StrCat(::testing::TempDir(), "/not-an-agent-", getpid());
+  {
+    std::ofstream out(bogus);
+    out << "this is not an executable\n";
+  }
+  ASSERT_EQ(::chmod(bogus.c_str(), 0755), 0);
+  DockerProviderOptions options = TestOptions();
+  options.agent_path = bogus;
+  options.labels.emplace_back("wake.fallback", RunLabel());
+  std::unique_ptr<HandProvider> provider = MakeProvider(options);
+  ASSERT_NE(provider, nullptr);
+  absl::StatusOr<std::unique_ptr<Hand>> hand = provider->Provision(NewSessionId(absl::Now()), HandResources{});
+  ASSERT_TRUE(hand.ok()) << hand.status();
+  RunRequest request;
+  request.shell = "echo per exec";
+  absl::StatusOr<RunOutcome> out = (*hand)->Run(request, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->stdout_data, "per exec\n");
+  EXPECT_TRUE((*hand)->Release().ok());
+
+  options.require_agent = true;
+  provider = MakeProvider(options);
+  ASSERT_NE(provider, nullptr);
+  hand = provider->Provision(NewSessionId(absl::Now()), HandResources{});
+  EXPECT_FALSE(hand.ok());
+  for (const std::string& id : ContainersLabelled(absl::StrCat("wake.fallback=", RunLabel()))) {
+    EXPECT_EQ(Inspect(id), "") << "container " << id << " left behind";
+  }
+  std::remove(bogus.c_str());
 }
 
 }  // namespace

@@ -6,5 +6,7 @@ if(TARGET wake_hand_ssh)
   target_link_libraries(ssh_hand_test PRIVATE wake_hand_ssh wake_hand_conformance wake_storage GTest::gtest_main
                         GTest::gmock absl::strings absl::time)
   target_compile_options(ssh_hand_test PRIVATE ${WAKE_WARNINGS})
+  target_compile_definitions(ssh_hand_test PRIVATE WAKE_HAND_AGENT_PATH="$<TARGET_FILE:wake_hand_agent>")
+  add_dependencies(ssh_hand_test wake_hand_agent)
   gtest_discover_tests(ssh_hand_test DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
 endif()

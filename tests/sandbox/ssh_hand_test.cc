@@ -62,8 +62,46 @@ const testing::HandBackendFixture kSshFixture = {
     },
 };
 
-INSTANTIATE_TEST_SUITE_P(Ssh, HandConformanceTest, ::testing::Values(&kSshFixture),
-                         [](const auto&) { return std::string("ssh"); });
+// The same, with every primitive served by the hand agent on one channel.
+SshProviderOptions AgentOptions() {
+  SshProviderOptions options = Options();
+  options.agent_path = WAKE_HAND_AGENT_PATH;
+  options.require_agent = true;
+  return options;
+}
+
+const testing::HandBackendFixture kSshAgentFixture = {
+    "ssh_agent",
+    [] { return NewSshProvider(AgentOptions()); },
+    [](Hand&) -> absl::Status {
+      Server().KillConnections();
+      return absl::OkStatus();
+    },
+};
+
+INSTANTIATE_TEST_SUITE_P(Ssh, HandConformanceTest, ::testing::Values(&kSshFixture, &kSshAgentFixture),
+                         [](const auto& info) { return info.param->name; });
+
+TEST(SshAgentTest, ProcessesRunUnderTheAgentAndSurviveItsDeathPerChannel) {
+  absl::StatusOr<std::unique_ptr<HandProvider>> provider = NewSshProvider(AgentOptions());
+  ASSERT_TRUE(provider.ok()) << provider.status();
+  absl::StatusOr<std::unique_ptr<Hand>> hand = (*provider)->Provision(NewSessionId(absl::Now()), HandResources{});
+  ASSERT_TRUE(hand.ok()) << hand.status();
+  RunRequest request;
+  request.shell = "tr '\\0' ' ' < /proc/$PPID/cmdline";
+  absl::StatusOr<RunOutcome> out = (*hand)->Run(request, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(absl::StrContains(out->stdout_data, "/.wake-agent --work-dir=")) << out->stdout_data;
+  // A command that kills the agent: that run fails, the hand goes on per channel.
+  request.shell = "kill -KILL $PPID; sleep 5";
+  out = (*hand)->Run(request, nullptr);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal) << out.status();
+  request.shell = "echo per channel";
+  out = (*hand)->Run(request, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->stdout_data, "per channel\n");
+  EXPECT_TRUE((*hand)->Release().ok());
+}
 
 TEST(SshHandTest, AnUnknownHostKeyIsRefused) {
   SshProviderOptions options = Options();

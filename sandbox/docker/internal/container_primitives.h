@@ -6,8 +6,10 @@
 //   - per exec (NewExecPrimitives, here): the Engine API alone. A Run is an exec create + start with
 //     its streams attached on an upgraded connection; files go through the archive endpoints. Needs
 //     nothing in the image but /bin/sh, grep and mkdir. Costs a runc exec per Run (tens of ms).
-//   - an agent inside the container serving the primitives over one long-lived stream
-//     (sandbox/agent): the fast path, to be plugged in here later.
+//   - through the hand agent (NewAgentPrimitives, agent_primitives.cc): wake_hand_agent
+//     (sandbox/agent) is copied into the container and started as one exec whose attached stream
+//     stays open; every primitive is then one Cap'n Proto RPC round trip on it (well under a
+//     millisecond of transport, against tens for an exec).
 //
 // Paths and the working directory given here are absolute and normal: the hand resolves them
 // against its work dir first. Errors follow Hand's contract (sandbox/hand.h): Unavailable only when
@@ -53,6 +55,24 @@ struct ExecPrimitivesOptions {
 // Per-exec primitives for container `container_id` on `client`'s daemon.
 std::unique_ptr<ContainerPrimitives> NewExecPrimitives(std::shared_ptr<const EngineClient> client,
                                                        std::string container_id, ExecPrimitivesOptions options);
+
+struct AgentPrimitivesOptions {
+  // The wake_hand_agent program (its bytes), copied into the container as /.wake-hand-agent.
+  std::shared_ptr<const std::string> binary;
+  std::string user;      // the user the agent (and so every process) runs as; "" is the container's
+  std::string work_dir;  // the agent's work dir: absolute
+  // Bounds starting the agent (copy, exec, first ping).
+  absl::Duration start_timeout = absl::Seconds(20);
+};
+
+// Starts the agent in container `container_id` and returns primitives served through it. When the
+// agent dies while the container lives (a command killed it, or the kernel did for lack of memory)
+// it is started again; when that fails, `fallback` (the per-exec primitives) serves from then on.
+// A run in flight when the agent died fails Internal (it may or may not have had its effects); the
+// file primitives are retried. Error (and no primitives) when the first start fails.
+absl::StatusOr<std::unique_ptr<ContainerPrimitives>> NewAgentPrimitives(
+    std::shared_ptr<const EngineClient> client, std::string container_id, AgentPrimitivesOptions options,
+    std::unique_ptr<ContainerPrimitives> fallback);
 
 // InvalidArgument when a variable's name is empty or holds '=' or NUL, or its value holds NUL (the
 // Engine API passes the environment as "NAME=value" strings).

@@ -1,6 +1,7 @@
 #include "sandbox/docker/internal/engine_client.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -166,6 +167,12 @@ class CurlRawStream : public RawStream {
   }
 
   void CloseWrite() override { shutdown(fd_, SHUT_WR); }
+
+  int DetachFd(std::string* pending) override {
+    *pending = std::move(pending_);
+    pending_.clear();
+    return fcntl(fd_, F_DUPFD_CLOEXEC, 3);
+  }
 
  private:
   CURL* const easy_;

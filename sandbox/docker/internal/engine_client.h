@@ -60,6 +60,10 @@ class RawStream {
   virtual absl::StatusOr<size_t> Write(std::string_view data) = 0;
   // Half-closes the connection: the process's stdin sees end of file.
   virtual void CloseWrite() = 0;
+  // A descriptor of its own (close-on-exec) for the connection, to drive it elsewhere (the hand
+  // agent's stream), or -1 with errno set. Bytes that arrived with the response head and were not
+  // read yet are moved to `pending`. After this, the RawStream is not to be read or written.
+  virtual int DetachFd(std::string* pending) = 0;
 };
 
 struct Upgraded {
