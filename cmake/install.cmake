@@ -36,3 +36,11 @@ configure_package_config_file(cmake/wakeConfig.cmake.in ${CMAKE_BINARY_DIR}/wake
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/wakeConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/wakeConfig.cmake ${CMAKE_BINARY_DIR}/wakeConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/wake)
+
+# The programs: the server, the operator's CLI, and the hand agent waked finds beside itself and
+# copies into docker hands.
+foreach(program waked wakectl wake_hand_agent)
+  if(TARGET ${program})
+    install(TARGETS ${program} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  endif()
+endforeach()

@@ -12,6 +12,7 @@
 // usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]
 //              [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]
 //              [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]
+//              [--hand-agent PATH | --no-hand-agent]
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -47,6 +48,7 @@ constexpr char kUsage[] =
     "usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]\n"
     "             [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]\n"
     "             [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]\n"
+    "             [--hand-agent PATH | --no-hand-agent]\n"
     "API keys: `wakectl --data DIR keys create` (see `wakectl help`)\n";
 
 int Fail(const std::string& what, const absl::Status& status) {
@@ -63,7 +65,27 @@ struct Flags {
   // The image scripts/services/docker.sh imports for the tests; a deployment names its own.
   std::string docker_image = "wake-test-busybox:latest";
   bool docker = true;
+  // The hand agent docker hands run their tools through (sandbox/agent); "" = look for it, "-" = none.
+  std::string hand_agent;
 };
+
+// The hand agent to copy into docker hands: the one named, else wake_hand_agent beside this program
+// (an installed layout), else the one this build made. "" when there is none: then each tool call is an
+// exec of its own (about 50 ms instead of about 1 ms).
+std::string FindHandAgent(const std::string& named) {
+  if (named == "-") return "";
+  if (!named.empty()) return named;
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path beside = self.parent_path() / "wake_hand_agent";
+    if (std::filesystem::exists(beside, ec)) return beside.string();
+  }
+#if defined(WAKE_BUILT_HAND_AGENT)
+  if (std::filesystem::exists(WAKE_BUILT_HAND_AGENT, ec)) return WAKE_BUILT_HAND_AGENT;
+#endif
+  return "";
+}
 
 bool ParseSize(const char* text, size_t* out) {
   uint64_t n = 0;
@@ -140,6 +162,10 @@ int main(int argc, char** argv) {
       flags.docker_image = argv[++i];
     } else if (arg == "--no-docker") {
       flags.docker = false;
+    } else if (arg == "--hand-agent" && value != nullptr) {
+      flags.hand_agent = argv[++i];
+    } else if (arg == "--no-hand-agent") {
+      flags.hand_agent = "-";
     } else {
       ok = false;
     }
@@ -189,12 +215,18 @@ int main(int argc, char** argv) {
     docker.image = flags.docker_image;
     // Scopes reattaching and reaping to this data dir's hands on a shared daemon.
     docker.labels = {{"wake.data", data_dir}};
+    docker.agent_path = FindHandAgent(flags.hand_agent);
+    if (!flags.hand_agent.empty() && flags.hand_agent != "-" && !std::filesystem::exists(docker.agent_path)) {
+      return Fail("starting", absl::NotFoundError(absl::StrCat("no hand agent at ", docker.agent_path)));
+    }
     auto provider = wake::NewDockerProvider(docker);
     if (!provider.ok()) return Fail("opening docker hands", provider.status());
     options.hand_providers["docker"] = provider->get();
     providers.push_back(*std::move(provider));
-    std::fprintf(stderr, "waked: docker hands on %s (image %s)\n", flags.docker_socket.c_str(),
-                 flags.docker_image.c_str());
+    std::fprintf(stderr, "waked: docker hands on %s (image %s, %s)\n", flags.docker_socket.c_str(),
+                 flags.docker_image.c_str(),
+                 docker.agent_path.empty() ? "no hand agent: an exec per tool call"
+                                           : absl::StrCat("hand agent ", docker.agent_path).c_str());
   }
 #endif
   if (options.hand_providers.empty()) {
