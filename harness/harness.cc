@@ -492,8 +492,20 @@ class Harness::Run {
         return absl::AbortedError(absl::StrCat("worker ", h_.options_.worker_id, " lost the lease on ",
                                                ToAbsl(session_id_), " to ", current.owner, ": stopping"));
       }
+      const size_t known = events_.size();
       RETURN_IF_ERROR(CatchUp());
       for (Event& e : batch) e.seq = 0;
+      // A user.message that landed meanwhile starts a new turn: the turn must not be declared over
+      // after it (an end_turn idle would settle the message unanswered), so the harness goes on and
+      // asks the model again.
+      const bool new_message = std::any_of(events_.begin() + static_cast<std::ptrdiff_t>(known), events_.end(),
+                                           [](const Event& e) { return e.type == EventType::kUserMessage; });
+      if (new_message) {
+        std::erase_if(batch, [](const Event& e) {
+          return e.type == EventType::kSessionStatusIdle && e.stop_reason.kind == StopReason::Kind::kEndTurn;
+        });
+        if (batch.empty()) return absl::OkStatus();
+      }
     }
   }
 

@@ -27,6 +27,10 @@ NextAction DecideNextAction(const std::vector<Event>& all_events, const AgentCon
   bool needs_model = false;
   bool interrupted = false;
   bool awaiting_said = false;  // the last status event is an idle with requires_action
+  // A model request is open (started, no end yet), and a user.message landed while it was: the
+  // request's outputs answer only what it was sent, so that message still needs the model.
+  bool request_open = false;
+  bool input_during_request = false;
   auto find = [&](const std::string& tool_use_id) -> ToolCallState* {
     for (auto& c : calls) {
       if (c.tool_use.id == tool_use_id) return &c;
@@ -41,6 +45,7 @@ NextAction DecideNextAction(const std::vector<Event>& all_events, const AgentCon
     switch (e.type) {
       case EventType::kUserMessage:
         needs_model = true;
+        if (request_open) input_during_request = true;
         break;
       case EventType::kUserInterrupt:
         interrupted = true;
@@ -48,10 +53,14 @@ NextAction DecideNextAction(const std::vector<Event>& all_events, const AgentCon
       case EventType::kSpanModelRequestStart:
         // A model is only asked once every call of the previous turn has its result.
         calls.clear();
+        request_open = true;
+        input_during_request = false;
         break;
       case EventType::kSpanModelRequestEnd:
         // Only a successful end means the turn's outputs were appended (in the same batch, before it).
-        if (!e.is_error.value_or(false)) needs_model = false;
+        if (!e.is_error.value_or(false)) needs_model = input_during_request;
+        request_open = false;
+        input_during_request = false;
         break;
       case EventType::kAgentThreadContextCompacted:
         // Appended with the (successful) end of the summarize request, which came right before a

@@ -2,12 +2,15 @@
 // the crash matrix: a crash after every append, in process and with a real SIGKILL.
 
 #include "harness/harness.h"
+#include "harness/next_action.h"
 
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -260,6 +263,50 @@ TEST_F(HarnessTest, InterruptCancelsAModelRequestInFlight) {
   EXPECT_EQ(end.type, EventType::kSpanModelRequestEnd);
   EXPECT_TRUE(end.is_error.value_or(false));
   for (const Event& e : events) EXPECT_NE(e.type, EventType::kSessionError);
+}
+
+// A brain whose first request sees a client's new message land while it streams (a chat user typing
+// again before the answer came). It answers each request with "answer N (M messages)".
+class MessageMidRequestBrain final : public Brain {
+ public:
+  explicit MessageMidRequestBrain(std::function<void()> during_first) : during_first_(std::move(during_first)) {}
+  std::string_view kind() const override { return "message-mid-request"; }
+  absl::StatusOr<ModelTurn> Stream(const ModelRequest& request, StreamObserver*, const CancelToken*) override {
+    if (calls++ == 0) during_first_();
+    ModelTurn turn;
+    TurnBlock text;
+    text.text = absl::StrCat("answer ", calls, " (", request.messages.size(), " messages)");
+    turn.blocks.push_back(text);
+    turn.stop_reason = "end_turn";
+    return turn;
+  }
+  int calls = 0;
+
+ private:
+  std::function<void()> during_first_;
+};
+
+TEST_F(HarnessTest, AMessageThatLandsDuringAModelRequestIsAnsweredInTheSameWake) {
+  const std::string s = NewSessionWithMessage("first question");
+  MessageMidRequestBrain brain([&] {
+    Event second = testing::TextMessage(EventType::kUserMessage, "second question");
+    ASSERT_TRUE(log_->Append(s, {second}, kAppendAtHead, kNoLease).ok());
+  });
+  Harness harness(log_.get(), &brain, &hands_, Options());
+  ASSERT_TRUE(harness.Wake(s, agent_).ok());
+  EXPECT_EQ(brain.calls, 2) << "the second message needs a model request of its own";
+  std::vector<Event> events = Events(s);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().type, EventType::kSessionStatusIdle);
+  // Exactly one idle, at the end: the first answer did not settle the second message.
+  EXPECT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const Event& e) { return e.type == EventType::kSessionStatusIdle; }),
+            1);
+  const Event& last_answer = events[events.size() - 3];
+  ASSERT_EQ(last_answer.type, EventType::kAgentMessage);
+  // The second request saw both questions (user, assistant, user: three messages at least).
+  EXPECT_EQ(last_answer.content[0].text.rfind("answer 2", 0), 0u) << last_answer.content[0].text;
+  EXPECT_EQ(DecideNextAction(events, agent_).kind, NextAction::Kind::kNone);
 }
 
 TEST_F(HarnessTest, TwoHarnessesOnOneSessionExactlyOneProceeds) {
