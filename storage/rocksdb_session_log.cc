@@ -133,6 +133,9 @@ class WriteRequest {
   virtual absl::Status Apply(GroupContext& ctx, absl::Time now) = 0;
   // `status` is Apply's status, or the write's error when the batch failed.
   virtual void Complete(const absl::Status& status) = 0;
+  // Whether the caller's answer must wait for an fsync (under Durability::kSync). A group is synced
+  // when any of its requests needs it.
+  virtual bool needs_sync() const { return true; }
 
   IdBytes session{};
   std::string session_id;
@@ -420,6 +423,13 @@ class LeaseRequest final : public RequestFor<Lease> {
  public:
   enum class Kind { kAcquire, kRenew, kRelease };
 
+  // Leases are written without an fsync of their own. They fence harnesses of live processes, and
+  // the store's lock admits one writer process at a time, so after a crash no holder is alive to
+  // fence; the next synced append (which a holder must make before anything it does counts) makes
+  // the grant durable with it, since the WAL is synced in order. An OS crash can thus forget a grant
+  // no event was ever written under, and nothing else. This saves one fsync per wake.
+  bool needs_sync() const override { return false; }
+
   absl::Status Apply(GroupContext& ctx, absl::Time now) override {
     ASSIGN_OR_RETURN(SessionState * state, ctx.Find(session, session_id));
     std::optional<Lease>& lease = state->lease;
@@ -622,7 +632,11 @@ void RocksDbSessionLog::CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& 
   }
 
   if (ctx.batch().Count() > 0) {
-    rocksdb::Status s = db_->Write(write_options_, &ctx.batch());
+    rocksdb::WriteOptions write = write_options_;
+    write.sync = write_options_.sync && std::any_of(group.begin(), group.end(), [](const auto& request) {
+                   return request->needs_sync();
+                 });
+    rocksdb::Status s = db_->Write(write, &ctx.batch());
     if (!s.ok()) {
       // Whether the batch reached the WAL is unknown: refuse every later write until the log is
       // reopened and recovery has settled it (DESIGN.md rule 6).
