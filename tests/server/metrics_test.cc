@@ -8,12 +8,12 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -81,13 +81,16 @@ class Exposition {
     return end;
   }
   static bool ParseValue(const std::string& s, double* out) {
-    static const std::regex kFloat(R"([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)");
     if (s == "+Inf") *out = INFINITY;
     else if (s == "-Inf") *out = -INFINITY;
     else if (s == "NaN") *out = NAN;
-    else if (std::regex_match(s, kFloat)) *out = std::stod(s);
-    else return false;
+    // SimpleAtod also takes "inf"/"nan" spellings the format does not allow; a digit must be there.
+    else return s.find_first_of("0123456789") != std::string::npos && absl::SimpleAtod(s, out);
     return true;
+  }
+  static bool IsTimestamp(const std::string& s) {
+    int64_t ms = 0;
+    return !s.empty() && s[0] != '+' && absl::SimpleAtoi(s, &ms);
   }
   static std::string Key(const std::string& name, const Labels& labels) {
     std::string key = name + "{";
@@ -190,7 +193,7 @@ class Exposition {
     if (fields.empty() || fields.size() > 2) return "not `value [timestamp]`";
     double value = 0;
     if (!ParseValue(fields[0], &value)) return "the value is not a number";
-    if (fields.size() == 2 && !std::regex_match(fields[1], std::regex(R"(-?\d+)"))) return "a bad timestamp";
+    if (fields.size() == 2 && !IsTimestamp(fields[1])) return "a bad timestamp";
 
     const std::string family = FamilyOf(name);
     if (std::string error = StartFamily(family); !error.empty()) return error;
