@@ -31,6 +31,12 @@
 // a markdown report and two SVG plots (TTFT CDF per mode; stacked mean breakdown per mode), with a
 // progress bar on stderr. See bench/README.md.
 //
+// With --real-brain anthropic|openai --model NAME the model is a real one instead: the brain is made
+// from the environment the way the SDKs do (ANTHROPIC_API_KEY and optional ANTHROPIC_BASE_URL;
+// OPENAI_BASE_URL and optional OPENAI_API_KEY) and asked, in plain words, to call the bash tool on
+// the turns the workload draws with a tool call. The TTFT and token-rate flags then do not apply, and
+// whether a turn used a tool is read from the log (a real model may decline).
+//
 // With --e2e the clients go through waked's HTTP API instead (StartServer in-process, client/client.h):
 // POST /v1/sessions, POST .../events, the SSE stream from just after the message; it adds
 //   accepted        the POST of the user.message sent -> answered
@@ -69,10 +75,12 @@
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "base/sync.h"
+#include "bench/model_streams.h"
 #include "bench/svg_plot.h"
 #include "client/client.h"
 #include "engine/engine.h"
 #include "harness/anthropic_brain.h"
+#include "harness/openai_brain.h"
 #include "sandbox/docker/docker_hand.h"
 #include "sandbox/local/local_hand.h"
 #include "schemas/event_json.h"
@@ -108,6 +116,8 @@ struct Config {
   std::string tag;  // file name prefix; default ttft-<backend>
   bool progress = true;
   bool e2e = false;  // through waked's HTTP API (StartServer in-process + client/client.h)
+  std::string real_brain;  // "": the local model server; "anthropic" or "openai": a real model
+  std::string model = "claude-bench";  // the agent's model (with --real-brain: the real model's name)
 };
 
 // --- the workload -------------------------------------------------------------------------------------
@@ -158,42 +168,6 @@ Workload MakeWorkload(const Config& c) {
 // The marker a turn's user message carries, by which the model server finds the turn's draws.
 std::string Marker(int session, int turn) { return absl::StrCat("[bench s=", session, " t=", turn, "]"); }
 
-// One Anthropic Messages stream, one chunk per token after the first: text, then a bash tool_use
-// when `tool_use`. The first chunk carries message_start, the block start and the first token, so the
-// server's first-chunk delay is the time to first token.
-std::vector<std::string> MessageChunks(bool tool_use, int tokens) {
-  std::vector<std::string> chunks;
-  auto delta = [](const char* text) {
-    return absl::StrCat(
-        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
-        "{\"type\":\"text_delta\",\"text\":\"",
-        text, "\"}}\n\n");
-  };
-  chunks.push_back(absl::StrCat(
-      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_bench\",\"type\":\"message\","
-      "\"role\":\"assistant\",\"model\":\"claude-bench\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
-      "\"usage\":{\"input_tokens\":100,\"output_tokens\":1}}}\n\n"
-      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
-      "{\"type\":\"text\",\"text\":\"\"}}\n\n",
-      delta("Token")));
-  for (int i = 1; i < tokens; ++i) chunks.push_back(delta(" token"));
-  std::string last = "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n";
-  if (tool_use) {
-    last +=
-        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":"
-        "{\"type\":\"tool_use\",\"id\":\"toolu_bench\",\"name\":\"bash\",\"input\":{}}}\n\n"
-        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":"
-        "{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"command\\\": \\\"echo hi\\\"}\"}}\n\n"
-        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n";
-  }
-  absl::StrAppend(&last,
-                  "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"",
-                  tool_use ? "tool_use" : "end_turn", "\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":", tokens,
-                  "}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
-  chunks.push_back(std::move(last));
-  return chunks;
-}
-
 // The response to a request: found by the last turn marker in it; after that marker, a tool result
 // means the turn's second response.
 FakeResponse Respond(const Workload& w, const Config& c, const RecordedRequest& request) {
@@ -209,7 +183,7 @@ FakeResponse Respond(const Workload& w, const Config& c, const RecordedRequest& 
   const Draw& d = plan.response[second ? 1 : 0];
   FakeResponse response;
   response.headers = {{"content-type", "text/event-stream"}};
-  response.chunks = MessageChunks(plan.tool && !second, c.output_tokens);
+  response.chunks = bench::AnthropicMessageChunks(plan.tool && !second, c.output_tokens);
   response.first_chunk_delay = d.ttft;
   response.chunk_interval = d.token_interval;
   return response;
@@ -361,7 +335,11 @@ class ModeRun {
       absl::Time message_at;
       uint64_t message_seq = 0;
       std::vector<Event> e2e_events;  // e2e: the turn's events, read from the log once it ended
-      const std::string text = absl::StrCat(Marker(s, static_cast<int>(t)), plan[t].tool ? " run echo hi, then say done" : " say hi");
+      // Plain instructions, so a real model (--real-brain) does what the workload drew; the local
+      // model server goes by the marker.
+      const std::string text = absl::StrCat(Marker(s, static_cast<int>(t)),
+                                            plan[t].tool ? " Use the bash tool to run `echo hi`, then reply with the single word: done."
+                                                         : " Reply with the single word: hi.");
       if (client_ == nullptr) {
         if (follow == nullptr) {
           ASSIGN_OR_RETURN(follow, engine_.Subscribe(session_id, cursor));
@@ -468,6 +446,7 @@ class ModeRun {
       }
       if (!span_start_at) return absl::InternalError(absl::StrCat("session ", s, " turn ", t, ": no model request"));
       if (provision_in_tool) sample.execute_ms -= sample.provision_ms;
+      sample.tool = tool_started_at.has_value();  // what happened, not what was asked (a real model may decline)
       sample.ttft_ms = Ms(*span_start_at - t0) + sample.model_ttft_ms;
       if (lease_at) {
         sample.queue_ms = Ms(*lease_at - message_at);
@@ -528,13 +507,27 @@ struct ModeResult {
   double seconds = 0;
 };
 
+// The brain of a run: Anthropic's protocol against the local model server, or a real model
+// (--real-brain) configured from the environment.
+absl::StatusOr<std::unique_ptr<Brain>> MakeBrain(const Config& c, const FakeModelServer* server) {
+  if (c.real_brain == "openai") {
+    ASSIGN_OR_RETURN(OpenAiBrainOptions options, OpenAiBrainOptions::FromEnv());
+    return NewOpenAiBrain(std::move(options));
+  }
+  if (c.real_brain == "anthropic") {
+    ASSIGN_OR_RETURN(AnthropicBrainOptions options, AnthropicBrainOptions::FromEnv());
+    return NewAnthropicBrain(std::move(options));
+  }
+  AnthropicBrainOptions options;
+  options.base_url = server->base_url();
+  options.api_key = "bench";
+  return NewAnthropicBrain(std::move(options));
+}
+
 absl::StatusOr<ModeResult> RunMode(const Config& c, const Workload& w, const std::string& mode,
-                                   FakeModelServer& server, HandProvider& provider, const std::string& data_dir) {
+                                   const FakeModelServer* server, HandProvider& provider, const std::string& data_dir) {
   std::filesystem::remove_all(data_dir);
-  AnthropicBrainOptions brain_options;
-  brain_options.base_url = server.base_url();
-  brain_options.api_key = "bench";
-  ASSIGN_OR_RETURN(std::unique_ptr<Brain> brain, NewAnthropicBrain(brain_options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Brain> brain, MakeBrain(c, server));
   EngineOptions options;
   options.data_dir = data_dir;
   options.hand_providers = {{c.backend, &provider}};
@@ -550,7 +543,7 @@ absl::StatusOr<ModeResult> RunMode(const Config& c, const Workload& w, const std
     ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Open(options));
     AgentSpec spec;
     spec.name = "bench";
-    spec.model = "claude-bench";
+    spec.model = c.model;
     ASSIGN_OR_RETURN(Agent agent, engine->CreateAgent(spec));
     if (mode == "warm") {
       // A pool is warm before traffic comes: give it time to make its spares (a docker start is
@@ -655,15 +648,25 @@ std::string Fmt(double v) { return std::isnan(v) ? "-" : absl::StrFormat("%.1f",
 std::string FmtRatio(double a, double b) { return std::isnan(a) || std::isnan(b) || b <= 0 ? "-" : absl::StrFormat("%.2f", a / b); }
 std::string JsonNum(double v) { return std::isnan(v) ? "null" : absl::StrFormat("%.3f", v); }
 
+std::string ModelConditions(const Config& c) {
+  if (c.real_brain.empty()) {
+    return absl::StrCat("model TTFT lognormal(median ", c.ttft_median_ms, " ms, sigma ", c.ttft_sigma, "), ",
+                        c.output_tokens, " tokens per response at lognormal(median ", c.tokens_per_s_median,
+                        " tok/s, sigma ", c.tokens_per_s_sigma, ")");
+  }
+  const char* url = std::getenv(c.real_brain == "openai" ? "OPENAI_BASE_URL" : "ANTHROPIC_BASE_URL");
+  return absl::StrCat("real model ", c.model, " (", c.real_brain, " protocol",
+                      url != nullptr && *url != '\0' ? absl::StrCat(" at ", url) : std::string(), ")");
+}
+
 std::string Conditions(const Config& c) {
   return absl::StrCat(
       c.e2e ? "through waked's HTTP API (in-process server, libcurl client); " : "", c.backend, " hands; ", c.sessions, " sessions, 1 + U{0..", c.followups, "} turns each, tool call in ",
       absl::StrFormat("%.0f", c.tool_fraction * 100), " % of turns; ",
       c.arrival_rate > 0 ? absl::StrFormat("open loop, %.2f sessions/s (Poisson)", c.arrival_rate)
                          : absl::StrCat("closed loop, ", c.concurrency, " clients"),
-      "; ", c.workers, " engine workers; model TTFT lognormal(median ", c.ttft_median_ms, " ms, sigma ", c.ttft_sigma,
-      "), ", c.output_tokens, " tokens per response at lognormal(median ", c.tokens_per_s_median, " tok/s, sigma ",
-      c.tokens_per_s_sigma, "); warm pool ", c.warm_spares, " spares; history ", c.history, " events; seed ", c.seed);
+      "; ", c.workers, " engine workers; ", ModelConditions(c), "; warm pool ", c.warm_spares, " spares; history ",
+      c.history, " events; seed ", c.seed);
 }
 
 std::string MarkdownReport(const Config& c, const std::vector<ModeResult>& results, const std::string& tag) {
@@ -725,9 +728,10 @@ std::string MarkdownReport(const Config& c, const std::vector<ModeResult>& resul
 }
 
 std::string JsonResults(const Config& c, const std::vector<ModeResult>& results) {
-  std::string json = absl::StrCat("{\"conditions\":\"", Conditions(c), "\",\"backend\":\"", c.backend,
-                                  "\",\"sessions\":", c.sessions, ",\"seed\":", c.seed, ",\"history\":", c.history,
-                                  ",\"modes\":{");
+  std::string json = "{\"conditions\":";
+  AppendJsonString(json, Conditions(c));  // a real model's name and URL come from the user
+  absl::StrAppend(&json, ",\"backend\":\"", c.backend, "\",\"sessions\":", c.sessions, ",\"seed\":", c.seed, ",\"history\":", c.history,
+                  ",\"modes\":{");
   for (size_t i = 0; i < results.size(); ++i) {
     const ModeResult& r = results[i];
     absl::StrAppend(&json, i ? "," : "", "\"", r.mode, "\":{\"wall_s\":", JsonNum(r.seconds), ",\"summary\":{");
@@ -807,7 +811,7 @@ int main(int argc, char** argv) {
       "                  [--tool-fraction P] [--concurrency C | --arrival-rate R] [--workers W]\n"
       "                  [--model-ttft-ms M] [--model-ttft-sigma S] [--tokens-per-s T] [--tokens-sigma S]\n"
       "                  [--output-tokens K] [--warm-spares K] [--history H] [--seed X] [--out-dir DIR]\n"
-      "                  [--tag NAME] [--no-progress] [--e2e]\n";
+      "                  [--tag NAME] [--no-progress] [--e2e] [--real-brain anthropic|openai --model NAME]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--no-progress" || flag == "--e2e") {
@@ -835,7 +839,15 @@ int main(int argc, char** argv) {
     else if (flag == "--seed") ok = absl::SimpleAtoi(v, &c.seed);
     else if (flag == "--out-dir") c.out_dir = v;
     else if (flag == "--tag") c.tag = v;
-    else ok = false;
+    else if (flag == "--real-brain") {
+      c.real_brain = v;
+      ok = v == "anthropic" || v == "openai";
+    } else if (flag == "--model") {
+      c.model = v;
+      ok = !v.empty();
+    } else {
+      ok = false;
+    }
     if (!ok) return std::fprintf(stderr, "ttft_bench: bad %s %s\n%s", flag.c_str(), v.c_str(), usage), 2;
   }
   for (const std::string& m : c.modes) {
@@ -844,7 +856,10 @@ int main(int argc, char** argv) {
     }
   }
   if (c.backend != "docker" && c.backend != "local") return std::fprintf(stderr, "%s", usage), 2;
-  if (c.tag.empty()) c.tag = absl::StrCat("ttft-", c.backend);
+  if (c.tag.empty()) c.tag = absl::StrCat("ttft-", c.backend, c.real_brain.empty() ? "" : "-real");
+  if (!c.real_brain.empty() && c.model == wake::Config{}.model) {
+    return std::fprintf(stderr, "ttft_bench: --real-brain needs --model (the real model's name)\n"), 2;
+  }
 
   const std::string base = (std::filesystem::temp_directory_path() / absl::StrCat("wake-ttft-bench-", getpid())).string();
   std::unique_ptr<wake::HandProvider> provider;
@@ -861,14 +876,18 @@ int main(int argc, char** argv) {
     provider = *std::move(made);
   }
   const wake::Workload workload = wake::MakeWorkload(c);
-  auto server = wake::testing::FakeModelServer::Start();
-  if (!server.ok()) return std::fprintf(stderr, "ttft_bench: model server: %s\n", std::string(server.status().message()).c_str()), 1;
-  (*server)->SetResponder([&](const wake::testing::RecordedRequest& r) { return wake::Respond(workload, c, r); });
+  std::unique_ptr<wake::testing::FakeModelServer> server;  // none with --real-brain
+  if (c.real_brain.empty()) {
+    auto started = wake::testing::FakeModelServer::Start();
+    if (!started.ok()) return std::fprintf(stderr, "ttft_bench: model server: %s\n", std::string(started.status().message()).c_str()), 1;
+    server = *std::move(started);
+    server->SetResponder([&](const wake::testing::RecordedRequest& r) { return wake::Respond(workload, c, r); });
+  }
 
   std::fprintf(stderr, "ttft_bench: %s; %zu turns per mode\n", wake::Conditions(c).c_str(), workload.turns);
   std::vector<wake::ModeResult> results;
   for (const std::string& mode : c.modes) {
-    auto result = wake::RunMode(c, workload, mode, **server, *provider, base + "/" + mode);
+    auto result = wake::RunMode(c, workload, mode, server.get(), *provider, base + "/" + mode);
     if (!result.ok()) {
       std::fprintf(stderr, "\nttft_bench: %s: %s\n", mode.c_str(), std::string(result.status().message()).c_str());
       std::filesystem::remove_all(base);
