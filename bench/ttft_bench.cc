@@ -505,6 +505,7 @@ struct ModeResult {
   std::string mode;
   std::vector<TurnSample> turns;
   double seconds = 0;
+  double warm_fill_seconds = NAN;  // warm: engine open -> the pool's spares all ready
 };
 
 // The brain of a run: Anthropic's protocol against the local model server, or a real model
@@ -546,9 +547,16 @@ absl::StatusOr<ModeResult> RunMode(const Config& c, const Workload& w, const std
     spec.model = c.model;
     ASSIGN_OR_RETURN(Agent agent, engine->CreateAgent(spec));
     if (mode == "warm") {
-      // A pool is warm before traffic comes: give it time to make its spares (a docker start is
-      // ~0.2-0.7 s on this machine; the pool makes them one at a time).
-      absl::SleepFor(absl::Milliseconds(c.backend == "docker" ? 800 * static_cast<double>(c.warm_spares) + 500 : 200));
+      // A pool is warm before traffic comes: wait until it has made its spares.
+      const absl::Time start = absl::Now();
+      while (engine->stats().hands.spares_ready < c.warm_spares) {
+        if (absl::Now() - start > absl::Seconds(120)) {
+          return absl::DeadlineExceededError(absl::StrCat("the warm pool made ", engine->stats().hands.spares_ready,
+                                                          " of ", c.warm_spares, " spares in 120 s"));
+        }
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+      result.warm_fill_seconds = absl::ToDoubleSeconds(absl::Now() - start);
     }
     std::unique_ptr<Server> server;
     std::optional<Client> client;
@@ -717,10 +725,11 @@ std::string MarkdownReport(const Config& c, const std::vector<ModeResult>& resul
     }
     md += "\n";
   }
-  md += "## runs\n\n| mode | turns | wall s | turns/s |\n|---|---:|---:|---:|\n";
+  md += "## runs\n\n| mode | turns | wall s | turns/s | warm pool filled in s |\n|---|---:|---:|---:|---:|\n";
   for (const ModeResult& r : results) {
     absl::StrAppend(&md, "| ", r.mode, " | ", r.turns.size(), " | ", absl::StrFormat("%.1f", r.seconds), " | ",
-                    absl::StrFormat("%.1f", static_cast<double>(r.turns.size()) / std::max(r.seconds, 1e-9)), " |\n");
+                    absl::StrFormat("%.1f", static_cast<double>(r.turns.size()) / std::max(r.seconds, 1e-9)), " | ",
+                    std::isnan(r.warm_fill_seconds) ? "" : absl::StrFormat("%.2f", r.warm_fill_seconds), " |\n");
   }
   absl::StrAppend(&md, "\nPlots: `", tag, "-ttft-cdf.svg` (TTFT of first turns with a tool call, per mode), `", tag,
                   "-breakdown.svg` (mean per-turn breakdown of those turns).\n");
@@ -734,7 +743,7 @@ std::string JsonResults(const Config& c, const std::vector<ModeResult>& results)
                   ",\"modes\":{");
   for (size_t i = 0; i < results.size(); ++i) {
     const ModeResult& r = results[i];
-    absl::StrAppend(&json, i ? "," : "", "\"", r.mode, "\":{\"wall_s\":", JsonNum(r.seconds), ",\"summary\":{");
+    absl::StrAppend(&json, i ? "," : "", "\"", r.mode, "\":{\"wall_s\":", JsonNum(r.seconds), ",\"warm_fill_s\":", JsonNum(r.warm_fill_seconds), ",\"summary\":{");
     bool first_slice = true;
     for (const Slice& slice : kSlices) {
       if (Column(r, slice, &TurnSample::total_ms).empty()) continue;

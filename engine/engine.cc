@@ -553,10 +553,14 @@ class Engine::Impl {
   }
 
   EngineStats stats() const {
-    MutexLock lock(&mu_);
-    EngineStats s = stats_;
-    s.queued = queue_.size();
-    s.running = running_.size();
+    EngineStats s;
+    {
+      MutexLock lock(&mu_);
+      s = stats_;
+      s.queued = queue_.size();
+      s.running = running_.size();
+    }
+    s.hands = hands_->stats();  // under the pool's own lock, not ours
     return s;
   }
 

@@ -47,6 +47,7 @@
 #include "harness/brain.h"
 #include "harness/harness.h"
 #include "sandbox/hand.h"
+#include "sandbox/hand_pool.h"
 #include "sandbox/vault.h"
 #include "storage/session_log.h"
 
@@ -233,6 +234,7 @@ struct EngineStats {
   int64_t wake_errors = 0;
   size_t queued = 0;
   size_t running = 0;
+  HandPoolStats hands;  // the hand pool's counters; hands.spares_ready: warm-pool spares waiting now
 };
 
 class Engine {

@@ -26,7 +26,19 @@ HandPool::HandPool(HandPoolOptions options) : options_(std::move(options)) {
     MutexLock lock(&mu_);
     for (const WarmHands& spec : options_.warm) {
       if (spec.provider == nullptr || spec.spares == 0) continue;
-      warm_.push_back(WarmSlot{spec, {}, 0});
+      warm_.push_back(WarmSlot{spec, {}, 0, nullptr});
+      if (options_.metrics != nullptr) {
+        const std::string backend(spec.provider->backend());
+        options_.metrics
+            ->AddGaugeFamily("wake_hand_spares_target", "Warm-pool spares the pool keeps, by backend.", {"backend"})
+            .WithLabels({backend})
+            .Set(static_cast<int64_t>(spec.spares));
+        warm_.back().ready_gauge =
+            &options_.metrics
+                 ->AddGaugeFamily("wake_hand_spares_ready", "Warm-pool spares provisioned and waiting, by backend.",
+                                  {"backend"})
+                 .WithLabels({backend});
+      }
       any_warm = true;
     }
   }
@@ -52,6 +64,7 @@ HandPool::~HandPool() {
     for (WarmSlot& slot : warm_) {
       for (std::unique_ptr<Hand>& hand : slot.ready) spares.push_back(std::move(hand));
       slot.ready.clear();
+      if (slot.ready_gauge != nullptr) slot.ready_gauge->Set(0);
     }
   }
   for (std::unique_ptr<Hand>& hand : spares) (void)hand->Release();
@@ -78,6 +91,7 @@ std::unique_ptr<Hand> HandPool::TakeSpare(const HandPlacement& placement) {
         if (slot.ready.empty()) return nullptr;
         spare = std::move(slot.ready.front());
         slot.ready.erase(slot.ready.begin());
+        if (slot.ready_gauge != nullptr) slot.ready_gauge->Set(static_cast<int64_t>(slot.ready.size()));
         mu_.SignalAll();  // the refill thread makes its replacement
         break;
       }
@@ -124,6 +138,7 @@ void HandPool::RefillLoop() {
     }
     ++stats_.spares_provisioned;
     warm_[index].ready.push_back(*std::move(made));
+    if (warm_[index].ready_gauge != nullptr) warm_[index].ready_gauge->Set(static_cast<int64_t>(warm_[index].ready.size()));
     mu_.SignalAll();
   }
 }

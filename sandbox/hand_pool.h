@@ -38,6 +38,8 @@
 //   wake_hand_execute_seconds{backend}          each tool call run on a hand (not those answered from
 //                                               the idempotency memory)
 //   wake_errors_total{type="hand_provision_error"|"hand_lost"}
+//   wake_hand_spares_ready{backend}             warm-pool spares provisioned and waiting now (a pool is
+//   wake_hand_spares_target{backend}            ready when these two are equal)
 //
 // Thread-safe. A provisioning or a tool run holds no lock.
 
@@ -172,6 +174,7 @@ class HandPool final : public SessionHands {
     WarmHands spec;
     std::vector<std::unique_ptr<Hand>> ready;  // oldest first (a few: erasing the front is cheap)
     int provisioning = 0;
+    Gauge* ready_gauge = nullptr;  // wake_hand_spares_ready of its backend; null without metrics
   };
   // A live spare for `placement`, or null when it has no warm pool, its resources differ, or none is
   // ready. Dead spares met on the way are released and counted.

@@ -12,7 +12,11 @@
 // usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]
 //              [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]
 //              [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]
-//              [--hand-agent PATH | --no-hand-agent]
+//              [--hand-agent PATH | --no-hand-agent] [--warm-hands BACKEND=N ...]
+//
+// --warm-hands docker=4 keeps 4 provisioned docker hands ready for sessions' first tool calls
+// (sandbox/hand_pool.h); /metrics shows wake_hand_spares_ready{backend} against
+// wake_hand_spares_target{backend}.
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -48,7 +52,7 @@ constexpr char kUsage[] =
     "usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]\n"
     "             [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]\n"
     "             [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]\n"
-    "             [--hand-agent PATH | --no-hand-agent]\n"
+    "             [--hand-agent PATH | --no-hand-agent] [--warm-hands BACKEND=N ...]\n"
     "API keys: `wakectl --data DIR keys create` (see `wakectl help`)\n";
 
 int Fail(const std::string& what, const absl::Status& status) {
@@ -67,6 +71,7 @@ struct Flags {
   bool docker = true;
   // The hand agent docker hands run their tools through (sandbox/agent); "" = look for it, "-" = none.
   std::string hand_agent;
+  std::map<std::string, size_t> warm_hands;  // by backend: spares the warm pool keeps
 };
 
 // The hand agent to copy into docker hands: the one named, else wake_hand_agent beside this program
@@ -166,6 +171,11 @@ int main(int argc, char** argv) {
       flags.hand_agent = argv[++i];
     } else if (arg == "--no-hand-agent") {
       flags.hand_agent = "-";
+    } else if (arg == "--warm-hands" && value != nullptr) {
+      const std::string spec = argv[++i];
+      const size_t eq = spec.find('=');
+      ok = eq != std::string::npos && eq > 0 && ParseSize(spec.substr(eq + 1).c_str(), &n) && n > 0;
+      if (ok) flags.warm_hands[spec.substr(0, eq)] = n;
     } else {
       ok = false;
     }
@@ -191,6 +201,7 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir;
   options.workers = flags.workers;
   options.default_backend = flags.default_backend;
+  options.warm_hands = flags.warm_hands;  // a backend without a provider: Engine::Open says so
   // The same worker id on every start: the RocksDB lock already makes this process the data dir's only
   // writer, so a lease held under this id can only be a dead predecessor's, and the sessions it was
   // running are taken over at once after a crash instead of after the lease's ttl.

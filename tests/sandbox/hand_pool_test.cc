@@ -264,6 +264,10 @@ TEST_F(HandPoolTest, WarmPoolHandsOutASpareAndRefills) {
   ASSERT_TRUE(AwaitSpares(pool, 2));
   const std::vector<std::string> before = SpareDirs(dir_ + "/hands");
   ASSERT_EQ(before.size(), 2u);
+  // Readiness is on /metrics: as many spares ready as the pool keeps.
+  const std::string ready = metrics.RenderPrometheus();
+  EXPECT_TRUE(absl::StrContains(ready, "wake_hand_spares_ready{backend=\"local\"} 2\n")) << ready;
+  EXPECT_TRUE(absl::StrContains(ready, "wake_hand_spares_target{backend=\"local\"} 2\n")) << ready;
 
   const std::string s = NewSessionId(absl::Now());
   std::vector<Event> events;
@@ -290,6 +294,7 @@ TEST_F(HandPoolTest, WarmPoolHandsOutASpareAndRefills) {
   EXPECT_EQ(stats.provisions, 0);
   EXPECT_EQ(stats.spares_provisioned, 3);
   EXPECT_EQ(SpareDirs(dir_ + "/hands").size(), 3u);  // two spares + the session's
+  EXPECT_TRUE(absl::StrContains(metrics.RenderPrometheus(), "wake_hand_spares_ready{backend=\"local\"} 2\n"));
   // The session's provisioning is observed as a warm one.
   const std::string text = metrics.RenderPrometheus();
   EXPECT_TRUE(absl::StrContains(text, R"(wake_hand_provision_seconds_count{backend="local",kind="warm"} 1)")) << text;
