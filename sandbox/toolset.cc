@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
@@ -270,6 +271,24 @@ class Toolset {
     return path;
   }
 
+  // `command` run on `base` (a path ResolveToolPath accepted) only if `base` also stays in the work
+  // dir physically. ResolveToolPath is lexical; a symlink planted in the work dir (`ln -s / x`) would
+  // otherwise take find or grep out of it, since both follow the symlinks of a path they are given.
+  // (Inside the tree, grep -r and find do not follow links.) The check and the command share one
+  // shell, so it costs no extra process; a nonexistent base goes straight to the command, whose own
+  // error says so.
+  static std::vector<std::string> Confined(const std::string& base, std::vector<std::string> command) {
+    std::vector<std::string> argv = {
+        "/bin/sh", "-c",
+        "[ -e \"$1\" ] || { shift; exec \"$@\"; }\n"
+        "root=$(readlink -f .) && real=$(readlink -f -- \"$1\") || exit 2\n"
+        "case \"$real/\" in \"$root\"/*) shift; exec \"$@\";; esac\n"
+        "echo \"$1: a symbolic link leads outside the work dir\" >&2; exit 2",
+        "sh", base};
+    argv.insert(argv.end(), std::make_move_iterator(command.begin()), std::make_move_iterator(command.end()));
+    return argv;
+  }
+
   absl::StatusOr<RunOutcome> RunProcess(RunRequest request) {
     for (const auto& kv : options_.env) request.env.push_back(kv);
     request.output_cap = options_.output_cap;
@@ -390,7 +409,7 @@ class Toolset {
     if (pattern.empty()) return Error("glob: \"pattern\" is empty");
     RunRequest request;
     // find's own output: one path per line, every regular file under base (busybox's find as well).
-    request.argv = {"find", base, "-type", "f"};
+    request.argv = Confined(base, {"find", base, "-type", "f"});
     request.timeout = options_.default_bash_timeout;
     ASSIGN_OR_RETURN(RunOutcome outcome, RunProcess(std::move(request)));
     if (const std::string failure = Failure(outcome, options_.default_bash_timeout); !failure.empty()) {
@@ -424,7 +443,7 @@ class Toolset {
     ASSIGN_OR_RETURN(std::string base, PathField(input, "grep", "path", /*required=*/false));
     if (pattern.empty()) return Error("grep: \"pattern\" is empty");
     RunRequest request;
-    request.argv = {"grep", "-rnE", "--", pattern, base};
+    request.argv = Confined(base, {"grep", "-rnE", "--", pattern, base});
     request.cwd = "";
     request.timeout = options_.default_bash_timeout;
     ASSIGN_OR_RETURN(RunOutcome outcome, RunProcess(std::move(request)));

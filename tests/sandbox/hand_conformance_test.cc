@@ -212,6 +212,29 @@ TEST_P(HandConformanceTest, PathsOutsideTheWorkDirAreRefused) {
   EXPECT_TRUE(grep.is_error);
 }
 
+// Found by fuzz/tool_input_fuzz: grep and find follow a symlink they are given as their path, so
+// a link planted in the work dir took them out of it.
+TEST_P(HandConformanceTest, GrepAndGlobDoNotFollowASymlinkOutOfTheWorkDir) {
+  // Outside: a dir beside the work dir with a file whose name and content are secret.
+  Sh("mkdir -p ../outside-$$ && echo hidden-content > ../outside-$$/hidden-name.txt && "
+     "ln -s \"$(cd ../outside-$$ && pwd)\" out && mkdir -p in && ln -s ../out in/deeper && ln -s in inner && "
+     "echo inside-content > in/mine.txt");
+  for (const char* path : {"out", "in/deeper", "inner/deeper"}) {
+    const std::string grep = absl::StrCat(R"({"pattern":"hidden","path":")", path, R"("})");
+    ToolResult g = Tool("grep", grep);
+    EXPECT_TRUE(g.is_error) << path << ": " << TextOf(g);
+    EXPECT_THAT(TextOf(g), Not(HasSubstr("hidden-content"))) << path;
+    EXPECT_THAT(TextOf(g), HasSubstr("outside the work dir")) << path;
+    ToolResult f = Tool("glob", absl::StrCat(R"({"pattern":"*","path":")", path, R"("})"));
+    EXPECT_TRUE(f.is_error) << path << ": " << TextOf(f);
+    EXPECT_THAT(TextOf(f), Not(HasSubstr("hidden-name"))) << path;
+  }
+  // A link that stays inside still works, and recursion does not follow the links inside.
+  EXPECT_EQ(TextOf(Tool("grep", R"({"pattern":"content","path":"inner"})")), "inner/mine.txt:1:inside-content\n");
+  EXPECT_THAT(TextOf(Tool("grep", R"({"pattern":"content"})")), Not(HasSubstr("hidden")));
+  Sh("rm -rf \"$(readlink out)\" out inner in");
+}
+
 TEST_P(HandConformanceTest, EditReplacesExactlyOnceUnlessToldOtherwise) {
   Tool("write", R"({"file_path":"code.txt","content":"alpha beta\nbeta gamma\n"})");
   ToolResult missing = Tool("edit", R"({"file_path":"code.txt","old_string":"delta","new_string":"x"})");
