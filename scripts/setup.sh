@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package wake needs to build and test. Idempotent: a package
 # that is already installed is skipped, so a second run costs one dpkg query.
+# Arguments name more packages a script needs on top (scripts/fuzz.sh: clang and libFuzzer).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   libssl-dev              # SHA-256 for content-addressed blobs
   libsqlite3-dev          # baseline in the storage benchmark
 )
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

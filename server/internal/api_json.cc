@@ -71,7 +71,8 @@ absl::StatusOr<std::optional<Metadata>> PatchMetadata(const Metadata& current, c
   ASSIGN_OR_RETURN(auto pairs, ReadStringMap(*object, body.PathOf("metadata"), /*allow_null_values=*/true));
   Metadata patched = current;
   for (auto& [key, value] : pairs) {
-    auto it = std::find_if(patched.begin(), patched.end(), [&](const auto& kv) { return kv.first == key; });
+    const std::string& name = key;  // clang 14 (the fuzz build) cannot capture a structured binding
+    auto it = std::find_if(patched.begin(), patched.end(), [&](const auto& kv) { return kv.first == name; });
     if (!value) {
       if (it != patched.end()) patched.erase(it);
     } else if (it != patched.end()) {
