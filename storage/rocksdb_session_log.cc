@@ -23,8 +23,9 @@
 #include "rocksdb/write_batch.h"
 #include "schemas/event_codec.h"
 #include "schemas/ids.h"
-#include "storage/records.h"
+#include "storage/info_log.h"
 #include "storage/key_encoding.h"
+#include "storage/records.h"
 
 namespace wake {
 namespace {
@@ -49,7 +50,9 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   std::string message = absl::StrCat(ToAbsl(what), ": ", s.ToString());
   if (s.IsCorruption()) return absl::DataLossError(message);
   if (s.IsNotFound()) return absl::NotFoundError(message);
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  // The service cannot store anything until an operator frees space (a 503 over HTTP, not a 429: no
+  // client is over a quota).
+  if (s.IsNoSpace()) return absl::UnavailableError(absl::StrCat(message, " (the data dir's filesystem is full)"));
   if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return absl::UnavailableError(message);
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
     return absl::UnavailableError(absl::StrCat(message, " (is another process using this data dir?)"));
@@ -643,7 +646,8 @@ void RocksDbSessionLog::CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& 
       const absl::Status error = FromRocks(s, "writing to the session log");
       {
         MutexLock lock(&sticky_mu_);
-        sticky_error_ = absl::FailedPreconditionError(absl::StrCat(
+        // Unavailable: nothing is wrong with the caller's request, and a reopen (a restart) ends it.
+        sticky_error_ = absl::UnavailableError(absl::StrCat(
             "the session log refuses writes until it is reopened, after: ", error.message()));
       }
       cache_.clear();  // committed state is unknown now; reloaded from disk if ever needed
@@ -1150,6 +1154,9 @@ absl::StatusOr<RocksDbStore> OpenRocksDbStore(const RocksDbSessionLogOptions& op
     std::error_code ec;
     std::filesystem::create_directories(options.path, ec);
     if (ec) return absl::UnavailableError(absl::StrCat("making ", options.path, ": ", ec.message()));
+    // Not RocksDB's own LOG writer: it aborts the process on the line after a failed write (a full
+    // disk) in Debian's RocksDB build. See info_log.h.
+    db_options.info_log = NewInfoLog(options.path);
   }
   rocksdb::Status s;
   switch (options.access) {

@@ -10,7 +10,8 @@
 //    mismatch is Aborted and writes nothing. Every lease grant bumps the session's epoch.
 //  - Acknowledged means durable: an append returns OK only after its events are in the WAL with the
 //    durability the log was opened with. Appends are atomic: all of a call's events or none.
-//  - Sticky errors: after a failed write the log refuses every later write until it is reopened.
+//  - Sticky errors: after a failed write the log refuses every later write (Unavailable) until it
+//    is reopened, since what reached the WAL is unknown. A full filesystem is Unavailable too.
 //  - Reads see only acknowledged appends; a scan that hits a bad record is DataLoss, never a
 //    silently shortened result.
 //
@@ -139,8 +140,9 @@ class SessionLog {
 
   // Appends `events` atomically at `expected_next_seq` (or at the head with kAppendAtHead), fenced
   // by `lease_epoch` (or kNoLease). Assigns seqs, and processed_at where absent; ids must be set.
-  // Aborted on a seq or epoch mismatch, NotFound for an unknown session, FailedPrecondition after
-  // a sticky write error or once the session is terminated. Blocks until durable.
+  // Aborted on a seq or epoch mismatch, NotFound for an unknown session, Unavailable after a
+  // sticky write error (or a full disk), FailedPrecondition once the session is terminated or on a
+  // read-only log. Blocks until durable.
   virtual absl::StatusOr<AppendResult> Append(std::string_view session_id, std::vector<Event> events,
                                               uint64_t expected_next_seq, uint64_t lease_epoch) = 0;
   // The same, without blocking: `done` runs (on the committing thread) once the append is durable

@@ -589,7 +589,7 @@ TEST_F(SessionLogTest, FailedWriteIsStickyUntilReopen) {
   // The disk is fine again, but the log does not know what reached the WAL: it refuses writes.
   auto refused = log_->Append(s, {TextMessage(EventType::kUserMessage, "3")}, kAppendAtHead, kNoLease);
   EXPECT_FALSE(refused.ok());
-  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
   EXPECT_NE(refused.status().message().find("until it is reopened"), std::string::npos) << refused.status();
   EXPECT_FALSE(log_->AcquireLease(s, "w", absl::Seconds(1)).ok());
 
