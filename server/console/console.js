@@ -88,8 +88,14 @@ function when(iso) {
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { hour12: false });
 }
 
-function timeElement(iso) {
-  return el('time', { text: when(iso), attrs: iso ? { datetime: iso } : {} });
+// A <time>: the local date and time, or with `short` the time of day to the millisecond (the full
+// date in its tooltip).
+function timeElement(iso, { short = false } = {}) {
+  if (!short || !iso) return el('time', { text: when(iso), attrs: iso ? { datetime: iso } : {} });
+  const date = new Date(iso);
+  const pad = (n, width = 2) => String(n).padStart(width, '0');
+  const text = `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
+  return el('time', { text, attrs: { datetime: iso, title: when(iso) } });
 }
 
 function statusBadge(status) {
@@ -125,7 +131,7 @@ function forkParent(session) {
 
 // --- the sessions list -------------------------------------------------------------------------------
 
-const PAGE_SIZE = 25;
+const PAGE_SIZE = 25;  // unless the address says ?limit=N (1 to 100)
 
 async function startSessionsPage() {
   const form = $('#filters');
@@ -134,10 +140,12 @@ async function startSessionsPage() {
   form.agent.value = params.get('agent') || '';
   form.archived.checked = params.get('archived') === '1';
   let page = params.get('page') || '';
+  const asked = Number.parseInt(params.get('limit') || '', 10);
+  const limit = asked >= 1 && asked <= 100 ? asked : PAGE_SIZE;
   let cursors = { next: null, prev: null };
 
   const load = async () => {
-    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    const query = new URLSearchParams({ limit: String(limit) });
     if (form.status.value) query.append('statuses', form.status.value);
     if (form.agent.value.trim()) query.set('agent_id', form.agent.value.trim());
     if (form.archived.checked) query.set('include_archived', 'true');
@@ -181,6 +189,7 @@ async function startSessionsPage() {
     if (form.agent.value.trim()) shown.set('agent', form.agent.value.trim());
     if (form.archived.checked) shown.set('archived', '1');
     if (page) shown.set('page', page);
+    if (limit !== PAGE_SIZE) shown.set('limit', String(limit));
     history.replaceState(null, '', `/console${shown.size ? `?${shown}` : ''}`);
   };
   form.onsubmit = (event) => { event.preventDefault(); page = ''; remember(); load(); };
@@ -273,7 +282,7 @@ class SessionView {
       className: [internal ? 'internal' : '', error ? 'is-error' : ''].join(' ').trim(),
       attrs: { 'data-type': event.type, 'data-id': event.id },
     }, [
-      el('span', { className: 'when' }, [timeElement(event.processed_at)]),
+      el('span', { className: 'when' }, [timeElement(event.processed_at, { short: true })]),
       el('span', { className: 'type', text: event.type }),
       el('span', {}, [
         ...(error ? [el('span', { className: 'tag-error', text: 'Error: ' })] : []),

@@ -107,6 +107,7 @@ TEST_F(ConsoleTest, ServesEachFileAsItIsInTheSourceWithItsTypeAndHeadersWithoutA
       {"/console/session.html", "session.html", "text/html; charset=utf-8"},
       {"/console/console.js", "console.js", "text/javascript; charset=utf-8"},
       {"/console/console.css", "console.css", "text/css; charset=utf-8"},
+      {"/console/icon.svg", "icon.svg", "image/svg+xml"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.path);
