@@ -6,17 +6,19 @@
 //  - the session page shows its history, then a tool call appearing live (a user.message sent after
 //    the page is open), tool inputs and results, an error highlighted, the hand's state and the
 //    timeline picture;
-//  - pausing and resuming the live stream (a reconnect with last_event_id) loses and repeats nothing:
-//    the page then lists exactly the events the API lists;
+//  - pausing and resuming the live stream, and waked restarting under the open page, lose and repeat
+//    nothing (the page reconnects with last_event_id): it then lists exactly the events the API lists;
 //  - fork links both ways; no script error or CSP violation on any page.
 // Screenshots of each page go to the artefact dir.
-// usage: node console_browser.mjs <base url> <api key> <scratch dir> <artefact dir> <chromium>
+// usage: node console_browser.mjs <base url> <api key> <scratch dir> <artefact dir> <chromium> <control dir>
+// (console_browser_test.sh restarts waked on the same port when <control dir>/restart appears, and
+// answers with <control dir>/restarted.)
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [base, key, scratch, artefacts, chromiumPath] = process.argv.slice(2);
+const [base, key, scratch, artefacts, chromiumPath, control] = process.argv.slice(2);
 mkdirSync(artefacts, { recursive: true });
 
 async function api(method, path, body) {
@@ -51,6 +53,12 @@ async function waitForIdles(id, count) {
   }
 }
 
+async function restartWaked() {
+  writeFileSync(join(control, 'restart'), '');
+  while (!existsSync(join(control, 'restarted'))) await new Promise((resolve) => setTimeout(resolve, 50));
+  rmSync(join(control, 'restarted'));
+}
+
 const say = (text) => api('POST', `/v1/sessions/${session.id}/events`, {
   events: [{ type: 'user.message', content: [{ type: 'text', text }] }],
 });
@@ -82,9 +90,19 @@ const other = await api('POST', '/v1/sessions', { agent: otherAgent.id, environm
 
 const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] });
 const problems = [];
+let restarting = false;  // while waked restarts, the broken stream and refused reconnects are expected
+const brokenStreams = [];
 function watch(page) {
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => { if (message.type() === 'error') problems.push(`console error: ${message.text()} (${message.location().url})`); });
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = `console error: ${message.text()} (${message.location().url})`;
+    if (restarting && /ERR_INCOMPLETE_CHUNKED_ENCODING|ERR_CONNECTION_REFUSED/.test(text) && text.includes('/events/stream')) {
+      brokenStreams.push(text);
+    } else {
+      problems.push(text);
+    }
+  });
 }
 const timings = [];
 
@@ -205,7 +223,28 @@ try {
   await page.waitForFunction((n) => document.querySelectorAll('#events li').length >= n, expected.length);
   const shown = await page.locator('#events li').evaluateAll((items) => items.map((li) => li.dataset.id));
   assert.ok(before < expected.length);
-  assert.deepEqual(shown, expected, 'after a pause and resume the page lists every event once, in order');
+  assert.deepEqual(shown.slice(0, expected.length), expected, 'after a pause and resume the page lists every event once, in order');
+  // Anything after (an idle hand being released) must be the log's next events too.
+  const now = (await allEvents(session.id)).map((e) => e.id);
+  assert.deepEqual(shown, now.slice(0, shown.length));
+
+  // waked restarts under the open page (its stream breaks); a turn runs after: the same page (not
+  // reloaded) reconnects by itself from the last event it saw.
+  await page.evaluate(() => { window.consoleTestMarker = 'same page'; });
+  restarting = true;
+  await restartWaked();
+  await say('fourth message, after a restart');
+  await waitForIdles(session.id, 4);
+  await page.locator('#events li[data-type="user.message"]', { hasText: 'fourth message' }).waitFor();
+  await page.locator('#stream-status.is-live').waitFor();
+  restarting = false;
+  assert.equal(await page.evaluate(() => window.consoleTestMarker), 'same page');
+  assert.ok(brokenStreams.length >= 1, 'the restart broke the page\'s stream');
+  const afterRestart = (await allEvents(session.id)).map((e) => e.id);
+  await page.waitForFunction((n) => document.querySelectorAll('#events li').length >= n, afterRestart.length);
+  const shownAfterRestart = await page.locator('#events li').evaluateAll((items) => items.map((li) => li.dataset.id));
+  assert.deepEqual(shownAfterRestart.slice(0, afterRestart.length), afterRestart,
+                   'after waked restarted the page lists every event once, in order');
 
   // The fork's page links back to its parent.
   await page.goto(`${base}/console/sessions/${fork.id}`);
