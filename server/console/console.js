@@ -435,6 +435,7 @@ async function follow(view, onAuthError) {
       await sleep(backoff, signal);
     }
   }
+  if (streamController !== controller && streamController !== null) return;  // a newer follow() reports
   if (view.ended) say('The session is terminated: no more events will come.');
   else say('Paused: live updates are off');
 }

@@ -112,13 +112,15 @@ try {
   let page = await context.newPage();
   watch(page);
   await page.goto(`${base}/console`);
-  await page.locator('#api-key').waitFor({ state: 'visible' });
+  // Found by their accessible names: the prompt's field has its label, the button its text.
+  const keyField = page.getByLabel('API key');
+  await keyField.waitFor({ state: 'visible' });
   assert.equal(await page.locator('.content').isVisible(), false);
   assert.equal(await page.locator('#sessions tbody tr').count(), 0);
   assert.ok(!(await page.content()).includes(session.id), 'no session id on a page without a key');
   // A wrong key is refused, and still nothing shows.
-  await page.fill('#api-key', 'sk-wake-not-a-real-key');
-  await page.click('.login-form button[type=submit]');
+  await keyField.fill('sk-wake-not-a-real-key');
+  await page.getByRole('button', { name: 'Open the console' }).click();
   await page.locator('.login-error', { hasText: 'refused' }).waitFor();
   assert.equal(await page.locator('.content').isVisible(), false);
   assert.ok(!(await page.content()).includes(session.id));
@@ -131,7 +133,7 @@ try {
 
   // --- the sessions list ---------------------------------------------------------------------------
   await page.goto(`${base}/console`);
-  await page.fill('#api-key', key);
+  await page.getByLabel('API key').fill(key);
   await page.keyboard.press('Enter');  // the form works from the keyboard
   const row = page.locator(`tr[data-session="${session.id}"]`);
   await row.waitFor();
@@ -164,14 +166,14 @@ try {
   await row.waitFor();
 
   // Filters: by status (the session is idle, not running), then by agent.
-  await page.selectOption('#filter-status', 'running');
-  await page.click('#filters button[type=submit]');
+  await page.getByLabel('Status').selectOption('running');
+  await page.getByRole('button', { name: 'Apply' }).click();
   await page.locator('#list-status', { hasText: /No sessions match|on this page/ }).waitFor();
   await row.waitFor({ state: 'detached' });
   assert.match(page.url(), /status=running/);
-  await page.selectOption('#filter-status', '');
-  await page.fill('#filter-agent', otherAgent.id);
-  await page.click('#filters button[type=submit]');
+  await page.getByLabel('Status').selectOption('');
+  await page.getByLabel('Agent id').fill(otherAgent.id);
+  await page.getByLabel('Agent id').press('Enter');
   await page.locator(`tr[data-session="${other.id}"]`).waitFor();
   await row.waitFor({ state: 'detached' });
   assert.equal(await page.locator('#sessions tbody tr').count(), 1);
@@ -180,8 +182,10 @@ try {
   await row.waitFor();
 
   // --- the session page: history, then a tool call live ------------------------------------------
+  // Opened from the keyboard: focus the session's link and press Enter.
   const started = Date.now();
-  await row.locator(`a[href="/console/sessions/${session.id}"]`).click();
+  await row.getByRole('link', { name: session.id, exact: true }).focus();
+  await page.keyboard.press('Enter');
   await page.locator('#stream-status.is-live').waitFor();
   timings.push(['session page, click to live stream', Date.now() - started]);
   const tools = page.locator('#tools tbody tr');
@@ -212,12 +216,13 @@ try {
 
   // Pause (the stream is closed), a turn runs meanwhile, resume (a reconnect from the last event
   // seen): the page then holds exactly the API's events, in order.
-  await page.click('#pause');
+  await page.getByRole('button', { name: 'Pause live updates' }).click();
   await page.locator('#stream-status', { hasText: 'Paused' }).waitFor();
+  assert.equal(await page.locator('#pause').getAttribute('aria-pressed'), 'true');
   await say('third message, while paused');
   await waitForIdles(session.id, 3);
   const before = await page.locator('#events li').count();
-  await page.click('#pause');
+  await page.getByRole('button', { name: 'Resume live updates' }).click();
   await page.locator('#events li[data-type="user.message"]', { hasText: 'third message' }).waitFor();
   const expected = (await allEvents(session.id)).map((e) => e.id);
   await page.waitForFunction((n) => document.querySelectorAll('#events li').length >= n, expected.length);
@@ -253,7 +258,7 @@ try {
   assert.match(await page.locator('#s-parent').innerText(), /at event #3/);
 
   // "Forget key" clears the data and shows the prompt.
-  await page.click('.logout');
+  await page.getByRole('button', { name: 'Forget key' }).click();
   await page.locator('#api-key').waitFor({ state: 'visible' });
   assert.equal(await page.locator('.content').isVisible(), false);
   assert.equal(await page.locator('#events li').count(), 0);
@@ -267,6 +272,24 @@ try {
   await page.locator('#api-key').waitFor({ state: 'visible' });
   assert.equal(await page.locator('#tools tbody tr').count(), 0);
   await context.close();
+
+  // Timings (printed, never asserted): cold loads, each in a fresh context (empty cache), with the
+  // key already in the tab's storage: to the list's rows, and to the session page's live stream.
+  for (let i = 0; i < 3; i++) {
+    context = await browser.newContext();
+    await context.addInitScript((k) => sessionStorage.setItem('wake.console.apiKey', k), key);
+    page = await context.newPage();
+    watch(page);
+    let t0 = Date.now();
+    await page.goto(`${base}/console`);
+    await page.locator(`tr[data-session="${session.id}"]`).waitFor();
+    timings.push(['sessions list, cold load to rows shown', Date.now() - t0]);
+    t0 = Date.now();
+    await page.goto(`${base}/console/sessions/${session.id}`);
+    await page.locator('#stream-status.is-live').waitFor();
+    timings.push([`session page (${(await allEvents(session.id)).length} events), cold load to live`, Date.now() - t0]);
+    await context.close();
+  }
 } finally {
   await browser.close();
 }
