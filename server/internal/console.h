@@ -1,7 +1,7 @@
 #pragma once
 // The operator console: read-only web pages served by waked under /console. The pages (an HTML page
 // per view, one stylesheet, one JavaScript module, all in server/console/) are compiled into the binary
-// at build time (console_embed.cmake turns them into byte arrays), so waked needs no files beside it
+// at build time (server/console/embed.cmake turns them into byte arrays), so waked needs no files beside it
 // and nothing is fetched from the internet.
 //
 // The pages themselves are public and hold no data: the script asks the operator for an API key,
