@@ -20,8 +20,8 @@ key=$("$wakectl" --data "$work/data" keys create --name console-browser | grep '
 pid=
 node_pid=
 cleanup() {
-  [ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+  if [ -n "$node_pid" ]; then kill -TERM "$node_pid" 2>/dev/null || true; fi
+  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   rm -rf "$work"
 }
