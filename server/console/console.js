@@ -69,6 +69,13 @@ function clearData() {
   for (const dd of document.querySelectorAll('.facts dd')) dd.textContent = '—';
   const img = $('#timeline');
   if (img) img.removeAttribute('src');
+  for (const line of document.querySelectorAll('#list-status, #stream-status')) line.textContent = '';
+  if (document.body.dataset.page === 'session') {
+    $('#page-title').textContent = 'Session';
+    document.title = 'Session · wake console';
+    $('#h-state').textContent = 'no hand yet (provisioned on the first tool call)';
+    $('#tools-empty').hidden = false;
+  }
 }
 
 // --- formatting --------------------------------------------------------------------------------------
@@ -269,6 +276,7 @@ class SessionView {
     this.lastEventId = '';
     this.ended = false;
     this.redrawTimer = null;
+    this.live = false;  // the history is drawn once at its end; live turns redraw as they finish
   }
 
   add(event) {
@@ -297,7 +305,9 @@ class SessionView {
     if (event.type === 'session.status_terminated') this.ended = true;
     this.trackTool(event);
     this.trackHand(event);
-    if (event.type === 'session.status_idle' || event.type === 'session.status_terminated') this.scheduleRedraw();
+    if (this.live && (event.type === 'session.status_idle' || event.type === 'session.status_terminated')) {
+      this.scheduleRedraw();
+    }
   }
 
   trackTool(event) {
@@ -493,6 +503,7 @@ async function startSessionPage() {
     $('#stream-status').textContent = `Could not read the events: ${error.message}`;
   }
   view.drawTimeline();
+  view.live = true;
   $('#timeline-refresh').onclick = () => view.drawTimeline();
 
   const pause = $('#pause');

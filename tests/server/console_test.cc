@@ -115,7 +115,7 @@ TEST_F(ConsoleTest, ServesEachFileAsItIsInTheSourceWithItsTypeAndHeadersWithoutA
     ASSERT_EQ(r.status, 200) << r.body;
     const std::string source = ReadSource(c.file);
     ASSERT_FALSE(source.empty());
-    EXPECT_EQ(r.body, source);
+    EXPECT_TRUE(r.body == source) << "served " << r.body.size() << " bytes, the source has " << source.size();
     EXPECT_EQ(r.headers["content-type"], c.type);
     EXPECT_EQ(r.headers["cache-control"], "no-cache");
     EXPECT_EQ(r.headers["x-content-type-options"], "nosniff");
