@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the console's browser test needs into a folder of the build dir, once (a ctest
-# fixture): playwright-core from npm (console_package.json; it downloads no browser), driving
-# Debian's chromium, which scripts/services/chromium.sh installs. A missing node, npm or chromium fails.
+# fixture): playwright-core and axe-core from npm (console_package.json; nothing downloads a
+# browser); playwright-core drives Debian's chromium, which scripts/services/chromium.sh installs.
+# A missing node, npm or chromium fails.
 # usage: console_packages.sh <dir>
 set -euo pipefail
 dir=$1
@@ -14,6 +15,6 @@ if ! cmp -s "$here/console_package.json" "$dir/package.json" || [ ! -d "$dir/nod
   cp "$here/console_package.json" "$dir/package.json"
   (cd "$dir" && npm install --no-audit --no-fund --silent) || { echo "npm install failed in $dir"; exit 1; }
 fi
-(cd "$dir" && node --input-type=module -e "await import('playwright-core');") ||
-  { echo "playwright-core did not install in $dir"; exit 1; }
+(cd "$dir" && node --input-type=module -e "await import('playwright-core'); await import('axe-core');") ||
+  { echo "playwright-core or axe-core did not install in $dir"; exit 1; }
 echo "console browser packages ready in $dir ($(chromium --version))"
