@@ -15,6 +15,9 @@
 //   GET    /v1/sessions/{id}/events        list (cursor pages; order, types[], created_at[..])
 //   POST   /v1/sessions/{id}/events        send {"events": [...]}: all or nothing
 //   GET    /v1/sessions/{id}/events/stream server-sent events
+//   GET    /v1/sessions/{id}/timeline.svg  the session's timeline picture (image/svg+xml, ?width=300..4000)
+//   GET    /console, /console/...          the operator console's static pages (no key: their script
+//                                          reads the API with the key the operator types; console.h)
 //   GET    /metrics                        the Engine's metrics (Engine::metrics()) in the Prometheus
 //                                          text format 0.0.4 (content-type text/plain; version=0.0.4)
 // Lists answer {"data": [...], "next_page": cursor|null} (sessions add "prev_page"); pass the cursor

@@ -19,6 +19,7 @@
 #include "schemas/ids.h"
 #include "server/internal/a2a.h"
 #include "server/internal/api_json.h"
+#include "server/internal/console.h"
 #include "server/internal/json.h"
 #include "server/internal/vault_json.h"
 
@@ -222,6 +223,7 @@ enum class Route {
   kSessionArchive,
   kEvents,
   kEventStream,
+  kSessionTimeline,  // the timeline picture, for the console (console.h)
   kA2aCard,  // the A2A routes (a2a.h), under /a2a/{session_id}
   kA2aRpc,
 };
@@ -272,6 +274,7 @@ std::optional<Match> Resolve(const std::vector<std::string>& segments) {
     if (n == 4 && segments[3] == "archive") return Match{Route::kSessionArchive, {"POST"}, id};
     if (n == 4 && segments[3] == "events") return Match{Route::kEvents, {"GET", "POST"}, id};
     if (n == 5 && segments[3] == "events" && segments[4] == "stream") return Match{Route::kEventStream, {"GET"}, id};
+    if (n == 4 && segments[3] == "timeline.svg") return Match{Route::kSessionTimeline, {"GET"}, id};
   }
   return std::nullopt;
 }
@@ -427,6 +430,10 @@ class ApiHandler::Call {
     if (!query.ok()) return ErrorResponse(400, FromAbsl(query.status().message()));
     query_ = *std::move(query);
 
+    // The console's pages are static and hold no data (their script reads the API with the key the
+    // operator types), so they are served before any key is asked for.
+    if (IsConsolePath(*path)) return ServeConsole(request_.method, *path, request_.Header("if-none-match"));
+
     if (absl::Status auth = Authenticate(); !auth.ok()) {
       return ErrorResponse(HttpStatusFor(auth), FromAbsl(auth.message()));
     }
@@ -497,6 +504,7 @@ class ApiHandler::Call {
       case Route::kSessionArchive: return ArchiveSession(id);
       case Route::kEvents: return get ? ListEvents(id) : SendEvents(id);
       case Route::kEventStream: return OpenStream(id);
+      case Route::kSessionTimeline: return SessionTimelineSvg(id);
       case Route::kMetrics: return Metrics();
       case Route::kA2aCard: return h_.a2a_->Card(id, request_);
       case Route::kA2aRpc: return h_.a2a_->Rpc(id, request_);
@@ -1110,6 +1118,14 @@ class ApiHandler::Call {
     response.stream = std::make_unique<EventStream>(
         id, *std::move(subscription), std::make_unique<SessionEventFramer>(include_internal), h_.open_streams_);
     return response;
+  }
+
+  absl::StatusOr<ApiResponse> SessionTimelineSvg(const std::string& id) {
+    RETURN_IF_ERROR(FetchSession(id).status());
+    ASSIGN_OR_RETURN(std::optional<uint64_t> width, query_.Uint("width"));
+    if (width && (*width < 300 || *width > 4000)) return absl::InvalidArgumentError("width: from 300 to 4000 pixels");
+    ASSIGN_OR_RETURN(std::vector<Event> events, engine_.ReadEvents(id));
+    return TimelineSvgResponse(id, events, static_cast<int>(width.value_or(1200)));
   }
 
   ApiResponse Metrics() {

@@ -1,0 +1,32 @@
+# Turns the console's files into a C++ source of byte arrays (server/internal/console.h's
+# kConsoleAssets), so waked serves them from its own binary. Run by `cmake -P` at build time:
+#   cmake -DSOURCE_DIR=<dir> -DFILES="a.html;b.css" -DOUTPUT=<file.cc> -P embed.cmake
+# Each file's ETag is the first 16 hex digits of its SHA-256.
+set(code "// Generated from server/console/ by server/console/embed.cmake. Do not edit.\n")
+string(APPEND code "#include \"server/internal/console.h\"\n\nnamespace wake::server_internal {\nnamespace {\n")
+set(table "")
+set(index 0)
+foreach(name IN LISTS FILES)
+  file(READ "${SOURCE_DIR}/${name}" hex HEX)
+  string(LENGTH "${hex}" hex_length)
+  if(hex_length EQUAL 0)
+    message(FATAL_ERROR "console asset ${name} is empty")
+  endif()
+  math(EXPR size "${hex_length} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  file(SHA256 "${SOURCE_DIR}/${name}" sha)
+  string(SUBSTRING "${sha}" 0 16 etag)
+  string(APPEND code "constexpr unsigned char kAsset${index}[] = {\n    ${bytes}\n};\n")
+  string(APPEND table "    {\"${name}\", kAsset${index}, ${size}, \"\\\"${etag}\\\"\"},\n")
+  math(EXPR index "${index} + 1")
+endforeach()
+string(APPEND code "}  // namespace\n\nconst ConsoleAsset kConsoleAssets[] = {\n${table}};\n")
+string(APPEND code "const size_t kConsoleAssetCount = ${index};\n\n}  // namespace wake::server_internal\n")
+# Rewrite only on change, so an unchanged console does not recompile.
+set(old "")
+if(EXISTS "${OUTPUT}")
+  file(READ "${OUTPUT}" old)
+endif()
+if(NOT old STREQUAL code)
+  file(WRITE "${OUTPUT}" "${code}")
+endif()
