@@ -5,6 +5,8 @@
 # violation; the input that found it is kept in build-fuzz/findings/. See fuzz/README.md.
 #   scripts/fuzz.sh                      every target, WAKE_FUZZ_SECONDS (default 20) each
 #   scripts/fuzz.sh event_json sse_parser
+# WAKE_FUZZ_SEED fixes libFuzzer's random seed (.ci/run sets it, so the gate is reproducible; unset,
+# each run explores afresh and the log names the seed it drew).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${WAKE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
@@ -31,7 +33,7 @@ for t in "${targets[@]}"; do
   cp "$root/fuzz/corpus/$t/"* "$work/$t/"
   log="$build/findings/$t.log"
   # -rss_limit_mb guards the 24 GiB machine; -timeout flags an input that hangs for 30 s.
-  if "$binary" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  if "$binary" ${WAKE_FUZZ_SEED:+-seed="$WAKE_FUZZ_SEED"} -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$build/findings/$t-" "$work/$t" >"$log" 2>&1; then
     result=ok
   else
