@@ -531,10 +531,46 @@ class ApiHandler::Call {
     return vault;
   }
 
+  // Whether the request's route reads a body: the POSTs that create, update or send something.
+  static bool ReadsBody(Route route, bool post) {
+    switch (route) {
+      case Route::kAgents:
+      case Route::kAgent:
+      case Route::kEnvironments:
+      case Route::kEnvironment:
+      case Route::kVaults:
+      case Route::kVault:
+      case Route::kCredentials:
+      case Route::kCredential:
+      case Route::kSessions:
+      case Route::kSession:
+      case Route::kEvents:
+      case Route::kA2aRpc:
+        return post;
+      default:
+        return false;
+    }
+  }
+
+  // A request whose route reads no body (every GET and DELETE, archive, mcp_oauth_validate) may carry
+  // none, or an empty JSON object (what some clients send with every POST); anything else is refused
+  // rather than ignored, so a malformed request never acts as a well-formed one.
+  absl::Status CheckNoBody() {
+    if (absl::StripAsciiWhitespace(ToAbsl(request_.body)).empty()) return absl::OkStatus();
+    absl::StatusOr<dom::object> body = Body();
+    if (!body.ok()) return body.status();
+    if (body->size() != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(request_.method, " on this route takes no request body (send none, or {})"));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<ApiResponse> Dispatch(const Match& match) {
     const bool get = request_.method == "GET";
     const bool post = request_.method == "POST";
     const std::string& id = match.id;
+    if (!ReadsBody(match.route, post)) RETURN_IF_ERROR(CheckNoBody());
     switch (match.route) {
       case Route::kAgents: return get ? ListAgents() : CreateAgent();
       case Route::kAgent: return get ? GetAgent(id) : UpdateAgent(id);
