@@ -497,6 +497,11 @@ class ApiHandler::Call {
                                                                             request_.Header("x-api-key"),
                                                                             request_.Header("authorization")));
     workspace_id_ = std::move(identity.workspace_id);
+    // The SDK can name a workspace (anthropic-workspace-id); a key works in its own only.
+    if (std::string_view named = request_.Header("anthropic-workspace-id"); !named.empty() && named != workspace_id_) {
+      return absl::PermissionDeniedError(absl::StrCat("this API key belongs to workspace ", workspace_id_, ", not ",
+                                                      ToAbsl(named)));
+    }
     return absl::OkStatus();
   }
 

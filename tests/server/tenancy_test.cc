@@ -297,6 +297,14 @@ TEST_F(TenancyTest, EveryEndpointIsSealedBetweenWorkspacesBothWays) {
   ExpectSealedFrom(a, b);
   ExpectSealedFrom(b, a);
 
+  // Naming another workspace in the SDK's header does not reach it; naming one's own is fine.
+  HttpResponse named = client_->Call("GET", "/v1/sessions/" + a.session, "",
+                                     {"x-api-key: " + b.key, "anthropic-workspace-id: team-a"});
+  EXPECT_EQ(named.status, 403) << named.body;
+  EXPECT_EQ(named.Str("/error/type"), "permission_error");
+  named = client_->Call("GET", "/v1/sessions/" + a.session, "", {"x-api-key: " + a.key, "anthropic-workspace-id: team-a"});
+  EXPECT_EQ(named.status, 200) << named.body;
+
   // A second key of the same workspace sees and changes the workspace's resources.
   const std::string a2 = NewKey("a2", "team-a");
   EXPECT_EQ(Call(a2, "GET", "/v1/sessions/" + a.session).status, 200);
