@@ -311,6 +311,11 @@ class DockerProvider : public HandProvider {
     }
     body += R"(},"HostConfig":{)";
     absl::StrAppend(&body, R"("Init":)", options_.init ? "true" : "false");
+    // Confinement: no privileges, every capability dropped (a tool runs as the image's user, root
+    // by default, but a root without capabilities cannot mount, load modules, trace other
+    // processes, change owners or use raw sockets), no gaining privileges through setuid binaries,
+    // and no host path mounted (no Binds, no Mounts; the work dir is the container's own).
+    body += R"(,"Privileged":false,"CapDrop":["ALL"],"SecurityOpt":["no-new-privileges"])";
     absl::StrAppend(&body, R"(,"NetworkMode":)", resources.network ? R"("default")" : R"("none")");
     if (resources.memory_bytes > 0) {
       // MemorySwap equal to Memory: no swap on top of the limit.

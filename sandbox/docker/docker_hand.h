@@ -4,6 +4,9 @@
 //
 //   Provision   create a container from `image` with the session's limits (HostConfig Memory and
 //               MemorySwap, NanoCpus, PidsLimit; NetworkMode "none" unless resources.network),
+//               unprivileged with every capability dropped (CapDrop ALL), no-new-privileges and no
+//               host mounts; a fork bomb stops at the pids limit and a memory hog is OOM-killed
+//               inside the container, both ending as a failed tool call,
 //               labels wake.hand=1 and wake.session=<id>, docker-init as PID 1 and an idle command,
 //               then start it. The daemon creates the work dir (the container's WorkingDir).
 //   Agent       with agent_path set, the hand agent (sandbox/agent) is copied into the container
