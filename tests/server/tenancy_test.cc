@@ -391,6 +391,56 @@ TEST_F(TenancyTest, KeysAreStoredHashedAndRevocationIsImmediate) {
   EXPECT_EQ(Call(other, "GET", "/v1/sessions/" + a.session).status, 200);
 }
 
+TEST_F(TenancyTest, TheEngineKeepsAnOwnerThroughUpdatesWhateverTheSpecSays) {
+  AgentSpec agent_spec;
+  agent_spec.name = "a";
+  agent_spec.model = "scripted";
+  agent_spec.workspace_id = "team-a";
+  absl::StatusOr<Agent> agent = engine_->CreateAgent(agent_spec);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  agent_spec.name = "b";
+  agent_spec.workspace_id = "team-b";
+  agent = engine_->UpdateAgent(agent->id, 0, agent_spec);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  EXPECT_EQ(agent->spec.name, "b");
+  EXPECT_EQ(agent->spec.workspace_id, "team-a");
+  absl::StatusOr<Agent> first = engine_->GetAgent(agent->id, 1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->spec.workspace_id, "team-a");
+
+  EnvironmentSpec env_spec;
+  env_spec.name = "e";
+  env_spec.workspace_id = "team-a";
+  absl::StatusOr<Environment> env = engine_->CreateEnvironment(env_spec);
+  ASSERT_TRUE(env.ok()) << env.status();
+  env_spec.workspace_id = "";
+  env = engine_->UpdateEnvironment(env->id, env_spec);
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->spec.workspace_id, "team-a");
+
+  VaultSpec vault_spec;
+  vault_spec.display_name = "v";
+  vault_spec.workspace_id = "team-a";
+  absl::StatusOr<VaultInfo> vault = engine_->CreateVault(vault_spec);
+  ASSERT_TRUE(vault.ok()) << vault.status();
+  vault_spec.workspace_id = "team-b";
+  vault = engine_->UpdateVault(vault->id, vault_spec);
+  ASSERT_TRUE(vault.ok()) << vault.status();
+  EXPECT_EQ(vault->spec.workspace_id, "team-a");
+  // And after a reopen of the store, the owners are as stored.
+  const std::string agent_id = agent->id, env_id = env->id, vault_id = vault->id;
+  engine_.reset();
+  EngineOptions options;
+  options.data_dir = dir_ + "/data";
+  options.hand_providers = {{"local", local_.get()}};
+  absl::StatusOr<std::unique_ptr<Engine>> reopened = Engine::Open(std::move(options));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  engine_ = *std::move(reopened);
+  EXPECT_EQ(engine_->GetAgent(agent_id).value().spec.workspace_id, "team-a");
+  EXPECT_EQ(engine_->GetEnvironment(env_id).value().spec.workspace_id, "team-a");
+  EXPECT_EQ(engine_->GetVault(vault_id).value().spec.workspace_id, "team-a");
+}
+
 TEST_F(TenancyTest, WithoutKeysEverythingIsInTheDefaultWorkspace) {
   Start(/*require_api_key=*/false);
   const World open = MakeWorld("");
