@@ -274,7 +274,19 @@ class DockerProvider : public HandProvider {
     return docker_internal::CheckEnvironment(resources.env);
   }
 
-  std::string CreateBody(std::string_view session_id, const HandResources& resources) const {
+  // `requested` under `ceiling`: a request of 0 ("unlimited") or above the ceiling gets the ceiling;
+  // no ceiling (0) leaves the request as it is.
+  template <typename T>
+  static T Capped(T requested, T ceiling) {
+    if (ceiling <= 0) return requested;
+    return requested <= 0 || requested > ceiling ? ceiling : requested;
+  }
+
+  std::string CreateBody(std::string_view session_id, const HandResources& requested) const {
+    HandResources resources = requested;
+    resources.memory_bytes = Capped(requested.memory_bytes, options_.max_memory_bytes);
+    resources.cpus = Capped(requested.cpus, options_.max_cpus);
+    resources.pids = Capped(requested.pids, options_.max_pids);
     std::string body = R"({"Image":)";
     AppendJsonString(body, options_.image);
     body += R"(,"Entrypoint":[)";
@@ -431,6 +443,10 @@ absl::StatusOr<std::unique_ptr<HandProvider>> NewDockerProvider(DockerProviderOp
         "docker provider: work_dir must be an absolute, normal path other than /, not \"", options.work_dir, "\""));
   }
   if (options.idle_command.empty()) return absl::InvalidArgumentError("docker provider: idle_command is empty");
+  if (options.max_memory_bytes < 0 || options.max_pids < 0 || !(options.max_cpus >= 0) ||
+      !std::isfinite(options.max_cpus)) {
+    return absl::InvalidArgumentError("docker provider: max_memory_bytes, max_cpus and max_pids must be >= 0");
+  }
   if (options.request_timeout <= absl::ZeroDuration() || options.kill_grace <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("docker provider: request_timeout and kill_grace must be positive");
   }

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <tuple>
 #include <unistd.h>
 
 #include "absl/strings/match.h"
@@ -106,6 +107,35 @@ TEST_P(DockerConfinementTest, AContainerHasNoPrivilegesCapabilitiesOrHostMounts)
     EXPECT_TRUE(runtime) << "unexpected mount: " << line;
   }
   EXPECT_TRUE((*hand)->Release().ok());
+}
+
+TEST_P(DockerConfinementTest, UnlimitedOrExcessiveRequestsGetTheProvidersCeilings) {
+  DockerProviderOptions options = Options(GetParam());
+  options.max_memory_bytes = 96 << 20;
+  options.max_pids = 48;
+  options.max_cpus = 0.5;
+  absl::StatusOr<std::unique_ptr<HandProvider>> capped = NewDockerProvider(options);
+  ASSERT_TRUE(capped.ok()) << capped.status();
+  for (const auto& [memory, pids, cpus] : {std::tuple<int64_t, int64_t, double>{0, 0, 0},
+                                           std::tuple<int64_t, int64_t, double>{int64_t{1} << 40, 100000, 64}}) {
+    HandResources resources;
+    resources.memory_bytes = memory;
+    resources.pids = pids;
+    resources.cpus = cpus;
+    absl::StatusOr<std::unique_ptr<Hand>> hand = (*capped)->Provision(NewSessionId(absl::Now()), resources);
+    ASSERT_TRUE(hand.ok()) << hand.status();
+    RunOutcome limits = MustRun(
+        **hand,
+        "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; "
+        "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+        "cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+    EXPECT_TRUE(absl::StartsWith(limits.stdout_data, absl::StrCat("48\n", 96 << 20, "\n"))) << limits.stdout_data;
+    EXPECT_TRUE(absl::StrContains(limits.stdout_data, "50000")) << limits.stdout_data;  // half of a 100 ms period
+    EXPECT_TRUE((*hand)->Release().ok());
+  }
+  (*capped)->ReapExcept([](std::string_view) { return false; }).IgnoreError();
+  options.max_pids = -1;
+  EXPECT_EQ(NewDockerProvider(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(DockerConfinementTest, AForkBombAndAMemoryHogEndAsFailedRunsAndTheHandCarriesOn) {
