@@ -1,7 +1,7 @@
 // A corpus of bad requests against every endpoint of waked (a real Engine on a temp dir, the server
 // on the loopback with API keys required, libcurl as the client): malformed JSON, oversized bodies,
 // deeply nested JSON, a wrong type for every field of a valid body, unknown fields, bodies where none
-// is read, bad ids, wrong methods, bad keys. Each must be answered 4xx with the error envelope, leave
+// is read, bad ids, bad query parameters, wrong methods, bad keys. Each must be answered 4xx with the error envelope, leave
 // every resource as it was (a full read of everything is compared before and after each endpoint's
 // share of the corpus), and leave the server serving. At the end each valid body the corpus was
 // derived from is sent once and accepted, so the refusals were the mutations' doing.
@@ -394,6 +394,35 @@ TEST_F(BadRequestsTest, EveryEndpointRefusesTheCorpusAndChangesNothing) {
   }
   engine_->WaitUntilQuiet();
   EXPECT_EQ(Snapshot(), before_ids);
+
+  // Bad query parameters on every route that reads some.
+  const std::string before_query = Snapshot();
+  const std::vector<std::pair<std::string, std::vector<std::string>>> queries = {
+      {"/v1/agents", {"limit=0", "limit=-1", "limit=abc", "limit=1001", "limit=99999999999999999999", "limit=",
+                      "page=nope", "page=sesn_x", "include_archived=maybe", "include_archived=1",
+                      "created_at[gte]=yesterday", "created_at[lte]=2026-13-45T00:00:00Z", "%zz=1", "limit=%"}},
+      {a, {"version=0", "version=-1", "version=abc", "version=1.5", "version=99999999999999999999"}},
+      {a + "/versions", {"limit=0", "page=0", "page=abc", "page=99"}},
+      {"/v1/environments", {"limit=0", "page=agent_x", "include_archived=yes"}},
+      {"/v1/vaults", {"limit=2000", "page=vlt_"}},
+      {v + "/credentials", {"limit=0", "page=nope", "include_archived=TRUE"}},
+      {"/v1/sessions", {"limit=0", "order=sideways", "statuses[]=bogus", "statuses=idle&statuses=nope",
+                        "agent_version=1", "agent_version=x&agent_id=" + agent, "page=after:nope", "page=nope",
+                        "created_at[gt]=notatime", "include_archived=2"}},
+      {s + "/events", {"limit=0", "order=up", "types[]=no.such_type", "page=0", "page=abc", "page=999999",
+                       "include_internal=perhaps", "created_at[lt]=soon"}},
+      {s + "/events/stream", {"include_internal=perhaps", "event_deltas[]=agent.tool_use", "last_event_id=nope",
+                              "last_event_id=sevt_00000000000000000000000000"}},
+  };
+  for (const auto& [path, params] : queries) {
+    for (const std::string& param : params) {
+      HttpResponse r = Call("GET", absl::StrCat(path, "?", param));
+      ExpectRefused(r, absl::StrCat("GET ", path, "?", param));
+      EXPECT_EQ(r.status, 400) << path << "?" << param << ": " << r.body;
+      ++sent;
+    }
+  }
+  EXPECT_EQ(Snapshot(), before_query);
 
   // Wrong methods on every route.
   const std::vector<std::pair<std::string, std::vector<std::string>>> routes = {
