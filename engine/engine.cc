@@ -216,6 +216,8 @@ class Engine::Impl {
 
   absl::StatusOr<Agent> UpdateAgent(std::string_view id, uint64_t expected_version, AgentSpec spec) {
     RETURN_IF_ERROR(CheckAgent(spec));
+    ASSIGN_OR_RETURN(Agent current, GetAgent(id, 0));
+    spec.workspace_id = current.spec.workspace_id;  // the owner never changes
     const std::string json = EncodeAgentSpecJson(spec);
     ASSIGN_OR_RETURN(Document doc, documents_->Update(kAgentKind, id, expected_version, json));
     RETURN_IF_ERROR(documents_->Create(kAgentVersionKind, VersionKey(id, doc.version), json).status());
@@ -252,6 +254,8 @@ class Engine::Impl {
   }
   absl::StatusOr<Environment> UpdateEnvironment(std::string_view id, EnvironmentSpec spec) {
     RETURN_IF_ERROR(CheckEnvironment(spec));
+    ASSIGN_OR_RETURN(Environment current, GetEnvironment(id));
+    spec.workspace_id = current.spec.workspace_id;  // the owner never changes
     ASSIGN_OR_RETURN(Document doc, documents_->Update(kEnvironmentKind, id, 0, EncodeEnvironmentSpecJson(spec)));
     return ToEnvironment(doc);
   }

@@ -29,6 +29,13 @@
 //   wake_errors_total{type="unknown_error"}     also counts the session.error of an agent without a brain
 //   wake_log_append_seconds{caller="client"}    the append of SendEvents
 //
+// Workspaces (tenants): every agent, environment, vault and session names the workspace that owns it
+// (AgentSpec::workspace_id, ..., CreateSessionRequest::workspace_id); credentials belong to their
+// vault's, events to their session's. The owner is fixed at creation: updates keep it. The Engine
+// itself serves every workspace (an embedder, wakectl and the scheduler see everything); waked shows a
+// request only its API key's workspace (server/internal/api.h). "" is the default workspace of
+// records made before workspaces existed.
+//
 // Thread-safe.
 
 #include <cstddef>
@@ -65,6 +72,10 @@ struct AgentSpec {
   std::vector<ToolDefinition> custom_tools;  // run by the client (agent.custom_tool_use)
   int64_t max_tokens = 4096;
   Metadata metadata;
+  // The workspace (tenant) that owns the agent, set by whoever creates it (waked: the API key's).
+  // "" in records made before workspaces: they belong to the default workspace. Updates keep the
+  // stored owner whatever the new spec says (see "Workspaces" above).
+  std::string workspace_id;
 };
 
 struct Agent {
@@ -84,6 +95,7 @@ struct EnvironmentSpec {
   // Environment variables a session's hand gets from the vault: {variable, secret name}.
   std::vector<std::pair<std::string, std::string>> secret_env;
   Metadata metadata;
+  std::string workspace_id;  // the owner, as AgentSpec::workspace_id
 };
 
 struct Environment {
@@ -116,6 +128,7 @@ struct Environment {
 struct VaultSpec {
   std::string display_name;  // 1 to 255 characters
   Metadata metadata;
+  std::string workspace_id;  // the owner, as AgentSpec::workspace_id; its credentials are the owner's too
 };
 
 struct VaultInfo {

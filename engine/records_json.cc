@@ -88,6 +88,7 @@ std::string EncodeAgentSpecJson(const AgentSpec& spec) {
   Key(out, "max_tokens");
   absl::StrAppend(&out, spec.max_tokens);
   Pairs(out, "metadata", spec.metadata);
+  if (!spec.workspace_id.empty()) String(out, "workspace_id", spec.workspace_id);
   out.push_back('}');
   return out;
 }
@@ -123,6 +124,7 @@ absl::StatusOr<AgentSpec> DecodeAgentSpecJson(std::string_view json) {
   auto metadata = ReadPairs(o, "metadata");
   if (!metadata.ok()) return metadata.status();
   spec.metadata = *std::move(metadata);
+  spec.workspace_id = Str(o, "workspace_id");
   return spec;
 }
 
@@ -142,6 +144,7 @@ std::string EncodeEnvironmentSpecJson(const EnvironmentSpec& spec) {
   Pairs(out, "env", spec.resources.env);
   Pairs(out, "secret_env", spec.secret_env);
   Pairs(out, "metadata", spec.metadata);
+  if (!spec.workspace_id.empty()) String(out, "workspace_id", spec.workspace_id);
   out.push_back('}');
   return out;
 }
@@ -169,6 +172,7 @@ absl::StatusOr<EnvironmentSpec> DecodeEnvironmentSpecJson(std::string_view json)
     if (!pairs.ok()) return pairs.status();
     *target = *std::move(pairs);
   }
+  spec.workspace_id = Str(o, "workspace_id");
   return spec;
 }
 

@@ -144,7 +144,10 @@ std::string_view TypeName(CredentialAuth::Type type) {
 }
 
 std::string EncodeVault(const VaultSpec& spec) {
-  return Writer().Str("display_name", spec.display_name).Pairs("metadata", spec.metadata).Take();
+  Writer w;
+  w.Str("display_name", spec.display_name).Pairs("metadata", spec.metadata);
+  if (!spec.workspace_id.empty()) w.Str("workspace_id", spec.workspace_id);
+  return w.Take();
 }
 
 absl::StatusOr<VaultInfo> DecodeVault(const Document& doc) {
@@ -155,6 +158,7 @@ absl::StatusOr<VaultInfo> DecodeVault(const Document& doc) {
   vault.id = doc.id;
   vault.spec.display_name = GetStr(o, "display_name");
   ASSIGN_OR_RETURN(vault.spec.metadata, GetPairs(o, "metadata"));
+  vault.spec.workspace_id = GetStr(o, "workspace_id");
   vault.created_at = doc.created_at;
   vault.updated_at = doc.updated_at;
   vault.archived_at = doc.archived_at;
@@ -466,7 +470,8 @@ absl::StatusOr<VaultInfo> VaultStore::LiveVault(std::string_view id) {
 
 absl::StatusOr<VaultInfo> VaultStore::UpdateVault(std::string_view id, VaultSpec spec) {
   RETURN_IF_ERROR(CheckVault(spec));
-  RETURN_IF_ERROR(GetVault(id).status());
+  ASSIGN_OR_RETURN(VaultInfo current, GetVault(id));
+  spec.workspace_id = current.spec.workspace_id;  // the owner never changes
   ASSIGN_OR_RETURN(Document doc, documents_->Update(kVaultKind, id, 0, EncodeVault(spec)));
   return DecodeVault(doc);
 }

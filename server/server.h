@@ -97,8 +97,9 @@ struct ServerOptions {
   size_t max_sse_subscribers = 1024;
   // When true, every request needs `x-api-key: <key>` or `Authorization: Bearer <key>` with a key
   // `api_keys` accepts (not owned; must outlive the server). The store is checked on every request,
-  // so keys created or revoked with `wakectl keys` count at once. A session created with a key is in
-  // the key's workspace. 401 for no, a wrong, a revoked key or no key created yet; 5xx, and no request
+  // so keys created or revoked with `wakectl keys` count at once. A request works in its key's workspace
+  // only (resources it creates are the workspace's; other workspaces' ids are 404, as missing ones;
+  // see server/internal/api.h ApiOptions). 401 for no, a wrong, a revoked key or no key created yet; 5xx, and no request
   // accepted, while the key file is corrupt. waked sets this unless started with --no-auth.
   bool require_api_key = false;
   const ApiKeyStore* api_keys = nullptr;

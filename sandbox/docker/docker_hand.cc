@@ -274,7 +274,19 @@ class DockerProvider : public HandProvider {
     return docker_internal::CheckEnvironment(resources.env);
   }
 
-  std::string CreateBody(std::string_view session_id, const HandResources& resources) const {
+  // `requested` under `ceiling`: a request of 0 ("unlimited") or above the ceiling gets the ceiling;
+  // no ceiling (0) leaves the request as it is.
+  template <typename T>
+  static T Capped(T requested, T ceiling) {
+    if (ceiling <= 0) return requested;
+    return requested <= 0 || requested > ceiling ? ceiling : requested;
+  }
+
+  std::string CreateBody(std::string_view session_id, const HandResources& requested) const {
+    HandResources resources = requested;
+    resources.memory_bytes = Capped(requested.memory_bytes, options_.max_memory_bytes);
+    resources.cpus = Capped(requested.cpus, options_.max_cpus);
+    resources.pids = Capped(requested.pids, options_.max_pids);
     std::string body = R"({"Image":)";
     AppendJsonString(body, options_.image);
     body += R"(,"Entrypoint":[)";
@@ -311,6 +323,11 @@ class DockerProvider : public HandProvider {
     }
     body += R"(},"HostConfig":{)";
     absl::StrAppend(&body, R"("Init":)", options_.init ? "true" : "false");
+    // Confinement: no privileges, every capability dropped (a tool runs as the image's user, root
+    // by default, but a root without capabilities cannot mount, load modules, trace other
+    // processes, change owners or use raw sockets), no gaining privileges through setuid binaries,
+    // and no host path mounted (no Binds, no Mounts; the work dir is the container's own).
+    body += R"(,"Privileged":false,"CapDrop":["ALL"],"SecurityOpt":["no-new-privileges"])";
     absl::StrAppend(&body, R"(,"NetworkMode":)", resources.network ? R"("default")" : R"("none")");
     if (resources.memory_bytes > 0) {
       // MemorySwap equal to Memory: no swap on top of the limit.
@@ -426,6 +443,10 @@ absl::StatusOr<std::unique_ptr<HandProvider>> NewDockerProvider(DockerProviderOp
         "docker provider: work_dir must be an absolute, normal path other than /, not \"", options.work_dir, "\""));
   }
   if (options.idle_command.empty()) return absl::InvalidArgumentError("docker provider: idle_command is empty");
+  if (options.max_memory_bytes < 0 || options.max_pids < 0 || !(options.max_cpus >= 0) ||
+      !std::isfinite(options.max_cpus)) {
+    return absl::InvalidArgumentError("docker provider: max_memory_bytes, max_cpus and max_pids must be >= 0");
+  }
   if (options.request_timeout <= absl::ZeroDuration() || options.kill_grace <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("docker provider: request_timeout and kill_grace must be positive");
   }

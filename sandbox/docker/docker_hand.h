@@ -4,6 +4,10 @@
 //
 //   Provision   create a container from `image` with the session's limits (HostConfig Memory and
 //               MemorySwap, NanoCpus, PidsLimit; NetworkMode "none" unless resources.network),
+//               unprivileged with every capability dropped (CapDrop ALL), no-new-privileges and no
+//               host mounts (limits above the provider's ceilings, or 0 = unlimited, get the
+//               ceilings); a fork bomb stops at the pids limit and a memory hog is OOM-killed
+//               inside the container, both ending as a failed tool call,
 //               labels wake.hand=1 and wake.session=<id>, docker-init as PID 1 and an idle command,
 //               then start it. The daemon creates the work dir (the container's WorkingDir).
 //   Agent       with agent_path set, the hand agent (sandbox/agent) is copied into the container
@@ -77,6 +81,12 @@ struct DockerProviderOptions {
   std::string agent_path;
   // Provision and Reattach fail when the agent cannot be started, instead of serving per exec.
   bool require_agent = false;
+  // Ceilings on the limits an environment asks for (HandResources), so no environment config (a
+  // tenant's, through the API) can lift a container's limits: a request of 0 ("unlimited") or above
+  // a ceiling gets the ceiling. 0: no ceiling for that resource.
+  int64_t max_memory_bytes = int64_t{8} << 30;
+  double max_cpus = 4.0;
+  int64_t max_pids = 4096;
 };
 
 // A provider for `options`. InvalidArgument when an option is malformed. Does not contact the

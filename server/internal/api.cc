@@ -373,6 +373,34 @@ class SessionEventFramer final : public StreamFramer {
   const bool include_internal_;
 };
 
+// Ends a stream once the API key that opened it stops being accepted (revoked, or the key file
+// became unreadable): checked before each batch of events is framed, which costs one stat() of the
+// key file while it is unchanged. An idle stream learns of a revocation with its next event.
+class KeyCheckingFramer final : public StreamFramer {
+ public:
+  KeyCheckingFramer(std::unique_ptr<StreamFramer> inner, const ApiKeyStore* keys, std::string key)
+      : inner_(std::move(inner)), keys_(keys), key_(std::move(key)) {}
+
+  std::string Frames(const std::vector<Event>& events, bool* ended) override {
+    if (absl::StatusOr<ApiKeyIdentity> identity = keys_->Check(key_); !identity.ok()) {
+      *ended = true;
+      return inner_->ErrorFrame(absl::IsUnauthenticated(identity.status())
+                                    ? identity.status()
+                                    : absl::Status(identity.status().code(),
+                                                   absl::StrCat("the server cannot check API keys: ",
+                                                                identity.status().message())));
+    }
+    return inner_->Frames(events, ended);
+  }
+  std::string ErrorFrame(const absl::Status& status) override { return inner_->ErrorFrame(status); }
+  std::string Unfinished() override { return inner_->Unfinished(); }
+
+ private:
+  const std::unique_ptr<StreamFramer> inner_;
+  const ApiKeyStore* const keys_;
+  const std::string key_;
+};
+
 }  // namespace
 
 std::string ErrorEnvelope(int status, std::string_view message, std::string_view error_code) {
@@ -476,6 +504,77 @@ class ApiHandler::Call {
                                                                             request_.Header("x-api-key"),
                                                                             request_.Header("authorization")));
     workspace_id_ = std::move(identity.workspace_id);
+    // The SDK can name a workspace (anthropic-workspace-id); a key works in its own only.
+    if (std::string_view named = request_.Header("anthropic-workspace-id"); !named.empty() && named != workspace_id_) {
+      return absl::PermissionDeniedError(absl::StrCat("this API key belongs to workspace ", workspace_id_, ", not ",
+                                                      ToAbsl(named)));
+    }
+    return absl::OkStatus();
+  }
+
+  // --- workspaces ----------------------------------------------------------------------------------
+  //
+  // A request sees only its workspace's resources. Another workspace's agent, environment, vault or
+  // session answers exactly as an id that does not exist (the same status, type and message), so ids
+  // cannot be probed across workspaces; lists leave them out. Records stored without a workspace
+  // ("") are the default workspace's.
+
+  bool Mine(std::string_view owner) const {
+    return (owner.empty() ? kDefaultWorkspaceId : owner) == std::string_view(workspace_id_);
+  }
+
+  // The latest version of the caller's agent `id`. NotFound ("no agent <id>") for a malformed,
+  // unknown or foreign id.
+  absl::StatusOr<Agent> FetchAgent(const std::string& id) {
+    RETURN_IF_ERROR(CheckId("agent_", id, "agent"));
+    absl::StatusOr<Agent> agent = engine_.GetAgent(id);
+    if (absl::IsNotFound(agent.status()) || (agent.ok() && !Mine(agent->spec.workspace_id))) {
+      return NoSuch("agent", id);
+    }
+    return agent;
+  }
+
+  absl::StatusOr<VaultInfo> FetchVault(const std::string& id) {
+    RETURN_IF_ERROR(CheckId("vlt_", id, "vault"));
+    absl::StatusOr<VaultInfo> vault = engine_.GetVault(id);
+    if (absl::IsNotFound(vault.status()) || (vault.ok() && !Mine(vault->spec.workspace_id))) {
+      return NoSuch("vault", id);
+    }
+    return vault;
+  }
+
+  // Whether the request's route reads a body: the POSTs that create, update or send something.
+  static bool ReadsBody(Route route, bool post) {
+    switch (route) {
+      case Route::kAgents:
+      case Route::kAgent:
+      case Route::kEnvironments:
+      case Route::kEnvironment:
+      case Route::kVaults:
+      case Route::kVault:
+      case Route::kCredentials:
+      case Route::kCredential:
+      case Route::kSessions:
+      case Route::kSession:
+      case Route::kEvents:
+      case Route::kA2aRpc:
+        return post;
+      default:
+        return false;
+    }
+  }
+
+  // A request whose route reads no body (every GET and DELETE, archive, mcp_oauth_validate) may carry
+  // none, or an empty JSON object (what some clients send with every POST); anything else is refused
+  // rather than ignored, so a malformed request never acts as a well-formed one.
+  absl::Status CheckNoBody() {
+    if (absl::StripAsciiWhitespace(ToAbsl(request_.body)).empty()) return absl::OkStatus();
+    absl::StatusOr<dom::object> body = Body();
+    if (!body.ok()) return body.status();
+    if (body->size() != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(request_.method, " on this route takes no request body (send none, or {})"));
+    }
     return absl::OkStatus();
   }
 
@@ -483,6 +582,7 @@ class ApiHandler::Call {
     const bool get = request_.method == "GET";
     const bool post = request_.method == "POST";
     const std::string& id = match.id;
+    if (!ReadsBody(match.route, post)) RETURN_IF_ERROR(CheckNoBody());
     switch (match.route) {
       case Route::kAgents: return get ? ListAgents() : CreateAgent();
       case Route::kAgent: return get ? GetAgent(id) : UpdateAgent(id);
@@ -506,8 +606,12 @@ class ApiHandler::Call {
       case Route::kEventStream: return OpenStream(id);
       case Route::kSessionTimeline: return SessionTimelineSvg(id);
       case Route::kMetrics: return Metrics();
-      case Route::kA2aCard: return h_.a2a_->Card(id, request_);
-      case Route::kA2aRpc: return h_.a2a_->Rpc(id, request_);
+      case Route::kA2aCard:
+        RETURN_IF_ERROR(FetchSession(id).status());
+        return h_.a2a_->Card(id, request_);
+      case Route::kA2aRpc:
+        RETURN_IF_ERROR(FetchSession(id).status());
+        return h_.a2a_->Rpc(id, request_);
     }
     return absl::InternalError("unrouted request");
   }
@@ -525,22 +629,23 @@ class ApiHandler::Call {
   absl::StatusOr<ApiResponse> CreateAgent() {
     ASSIGN_OR_RETURN(dom::object body, Body());
     ASSIGN_OR_RETURN(AgentSpec spec, AgentSpecFromCreateParams(body));
+    spec.workspace_id = workspace_id_;
     ASSIGN_OR_RETURN(Agent agent, engine_.CreateAgent(std::move(spec)));
     return JsonOk(AgentJson(agent));
   }
 
   absl::StatusOr<ApiResponse> GetAgent(const std::string& id) {
-    RETURN_IF_ERROR(CheckId("agent_", id, "agent"));
+    ASSIGN_OR_RETURN(Agent latest, FetchAgent(id));
     ASSIGN_OR_RETURN(std::optional<uint64_t> version, query_.Uint("version"));
     if (version && *version == 0) return absl::InvalidArgumentError("version: must be at least 1");
-    ASSIGN_OR_RETURN(Agent agent, engine_.GetAgent(id, version.value_or(0)));
+    if (!version || *version == latest.version) return JsonOk(AgentJson(latest));
+    ASSIGN_OR_RETURN(Agent agent, engine_.GetAgent(id, *version));
     return JsonOk(AgentJson(agent));
   }
 
   absl::StatusOr<ApiResponse> UpdateAgent(const std::string& id) {
-    RETURN_IF_ERROR(CheckId("agent_", id, "agent"));
+    ASSIGN_OR_RETURN(Agent current, FetchAgent(id));
     ASSIGN_OR_RETURN(dom::object body, Body());
-    ASSIGN_OR_RETURN(Agent current, engine_.GetAgent(id));
     ASSIGN_OR_RETURN(AgentUpdate update, ApplyAgentUpdateParams(current.spec, body));
     // An update that changes nothing makes no new version (as in the API), but still checks the
     // version it names.
@@ -561,14 +666,15 @@ class ApiHandler::Call {
   }
 
   absl::StatusOr<ApiResponse> ArchiveAgent(const std::string& id) {
-    RETURN_IF_ERROR(CheckId("agent_", id, "agent"));
+    RETURN_IF_ERROR(FetchAgent(id).status());
     ASSIGN_OR_RETURN(Agent agent, engine_.ArchiveAgent(id));
     return JsonOk(AgentJson(agent));
   }
 
   // A page of documents (agents or environments) from the Engine's id-ordered listing, filtered.
-  template <typename T, typename Fetch, typename Write>
-  absl::StatusOr<ApiResponse> ListDocuments(std::string_view prefix, Fetch fetch, Write write) {
+  // `keep` says which items the caller may see (its workspace's).
+  template <typename T, typename Fetch, typename Write, typename Keep>
+  absl::StatusOr<ApiResponse> ListDocuments(std::string_view prefix, Fetch fetch, Write write, Keep keep) {
     ASSIGN_OR_RETURN(size_t limit, query_.Limit());
     ASSIGN_OR_RETURN(bool include_archived, query_.Bool("include_archived", false));
     ASSIGN_OR_RETURN(TimeWindow window, TimeWindow::FromQuery(query_, /*with_exclusive=*/false));
@@ -581,7 +687,7 @@ class ApiHandler::Call {
     while (true) {
       ASSIGN_OR_RETURN(Page<T> page, fetch(after, limit, include_archived));
       for (size_t i = 0; i < page.items.size() && next.empty(); ++i) {
-        if (!window.Contains(page.items[i].created_at)) continue;
+        if (!window.Contains(page.items[i].created_at) || !keep(page.items[i])) continue;
         items.push_back(page.items[i]);
         if (items.size() == limit && (i + 1 < page.items.size() || !page.next_cursor.empty())) next = page.items[i].id;
       }
@@ -604,14 +710,14 @@ class ApiHandler::Call {
   absl::StatusOr<ApiResponse> ListAgents() {
     return ListDocuments<Agent>(
         "agent_", [&](std::string_view after, size_t limit, bool archived) { return engine_.ListAgents(after, limit, archived); },
-        [](JsonWriter& out, const Agent& agent) { WriteAgent(out, agent); });
+        [](JsonWriter& out, const Agent& agent) { WriteAgent(out, agent); },
+        [&](const Agent& agent) { return Mine(agent.spec.workspace_id); });
   }
 
   // Newest version first; the cursor is the next (older) version.
   absl::StatusOr<ApiResponse> ListAgentVersions(const std::string& id) {
-    RETURN_IF_ERROR(CheckId("agent_", id, "agent"));
+    ASSIGN_OR_RETURN(Agent latest, FetchAgent(id));
     ASSIGN_OR_RETURN(size_t limit, query_.Limit());
-    ASSIGN_OR_RETURN(Agent latest, engine_.GetAgent(id));
     uint64_t from = latest.version;
     if (std::optional<std::string> page = query_.Get("page")) {
       uint64_t v = 0;
@@ -650,13 +756,16 @@ class ApiHandler::Call {
     absl::Status not_found = WithErrorCode(NoSuch("environment", id), "environment_not_found");
     if (!ParseId("env_", id).ok()) return not_found;
     absl::StatusOr<Environment> environment = engine_.GetEnvironment(id);
-    if (absl::IsNotFound(environment.status())) return not_found;
+    if (absl::IsNotFound(environment.status()) || (environment.ok() && !Mine(environment->spec.workspace_id))) {
+      return not_found;
+    }
     return environment;
   }
 
   absl::StatusOr<ApiResponse> CreateEnvironment() {
     ASSIGN_OR_RETURN(dom::object body, Body());
     ASSIGN_OR_RETURN(EnvironmentSpec spec, EnvironmentSpecFromCreateParams(body));
+    spec.workspace_id = workspace_id_;
     ASSIGN_OR_RETURN(Environment environment, engine_.CreateEnvironment(std::move(spec)));
     return JsonOk(EnvironmentJson(environment));
   }
@@ -692,7 +801,8 @@ class ApiHandler::Call {
     return ListDocuments<Environment>(
         "env_",
         [&](std::string_view after, size_t limit, bool archived) { return engine_.ListEnvironments(after, limit, archived); },
-        [](JsonWriter& out, const Environment& environment) { WriteEnvironment(out, environment); });
+        [](JsonWriter& out, const Environment& environment) { WriteEnvironment(out, environment); },
+        [&](const Environment& environment) { return Mine(environment.spec.workspace_id); });
   }
 
   // --- vaults and credentials (vault_json.h) ---------------------------------------------------------
@@ -715,7 +825,12 @@ class ApiHandler::Call {
     const size_t slash = match.id.find('/');
     const std::string vault_id = match.id.substr(0, slash);
     const std::string credential_id = slash == std::string::npos ? "" : match.id.substr(slash + 1);
-    if (!vault_id.empty()) RETURN_IF_ERROR(CheckId("vlt_", vault_id, "vault"));
+    // Every route under a vault answers for the caller's vaults only (a credential belongs to its
+    // vault's workspace).
+    std::optional<VaultInfo> owned;
+    if (!vault_id.empty()) {
+      ASSIGN_OR_RETURN(owned, FetchVault(vault_id));
+    }
     if (!credential_id.empty()) RETURN_IF_ERROR(CheckId("vcrd_", credential_id, "credential"));
     switch (match.route) {
       case Route::kVaults: {
@@ -723,15 +838,16 @@ class ApiHandler::Call {
           return ListDocuments<VaultInfo>(
               "vlt_",
               [&](std::string_view after, size_t limit, bool archived) { return engine_.ListVaults(after, limit, archived); },
-              WriteVault);
+              WriteVault, [&](const VaultInfo& vault) { return Mine(vault.spec.workspace_id); });
         }
         ASSIGN_OR_RETURN(dom::object body, Body());
         ASSIGN_OR_RETURN(VaultSpec spec, VaultSpecFromCreateParams(body));
+        spec.workspace_id = workspace_id_;
         ASSIGN_OR_RETURN(VaultInfo vault, engine_.CreateVault(std::move(spec)));
         return JsonOk(ToJson(vault, WriteVault));
       }
       case Route::kVault: {
-        ASSIGN_OR_RETURN(VaultInfo vault, engine_.GetVault(vault_id));
+        VaultInfo vault = *std::move(owned);
         if (method == "DELETE") {
           RETURN_IF_ERROR(engine_.DeleteVault(vault_id));
           return JsonOk(Deleted(vault_id, "vault_deleted"));
@@ -754,7 +870,7 @@ class ApiHandler::Call {
               [&](std::string_view after, size_t limit, bool archived) {
                 return engine_.ListCredentials(vault_id, after, limit, archived);
               },
-              WriteCredential);
+              WriteCredential, [](const Credential&) { return true; });
         }
         ASSIGN_OR_RETURN(dom::object body, Body());
         ASSIGN_OR_RETURN(CredentialChange create, CredentialFromCreateParams(body, absl::Now()));
@@ -813,16 +929,24 @@ class ApiHandler::Call {
     return out.Take();
   }
 
+  // The caller's session `id`. NotFound ("no session <id>") for a malformed, unknown or foreign id.
   absl::StatusOr<SessionInfo> FetchSession(const std::string& id) {
     if (!ParseId(kSessionIdPrefix, id).ok()) return NoSuch("session", id);
-    return engine_.GetSession(id);
+    absl::StatusOr<SessionInfo> session = engine_.GetSession(id);
+    if (absl::IsNotFound(session.status()) || (session.ok() && !Mine(session->workspace_id))) {
+      return NoSuch("session", id);
+    }
+    return session;
   }
 
   absl::StatusOr<ApiResponse> CreateSession() {
     ASSIGN_OR_RETURN(dom::object body, Body());
     ASSIGN_OR_RETURN(SessionCreate create, SessionCreateFromParams(body));
     CreateSessionRequest& request = create.request;
-    RETURN_IF_ERROR(CheckId("agent_", request.agent_id, "agent"));
+    // Everything the session names must be the caller's: another workspace's agent, environment or
+    // vault is not found.
+    RETURN_IF_ERROR(FetchAgent(request.agent_id).status());
+    for (const std::string& vault_id : request.vault_ids) RETURN_IF_ERROR(FetchVault(vault_id).status());
     request.workspace_id = workspace_id_;
     if (!request.environment_id.empty()) {
       ASSIGN_OR_RETURN(Environment environment, FetchEnvironment(request.environment_id));
@@ -913,6 +1037,7 @@ class ApiHandler::Call {
     while (true) {
       ASSIGN_OR_RETURN(SessionPage page, engine_.ListSessions(list));
       for (SessionInfo& s : page.sessions) {
+        if (!Mine(s.workspace_id)) continue;
         if (!statuses.empty() && !statuses.contains(s.status)) continue;
         if (agent_id && s.agent_id != *agent_id) continue;
         if (agent_version && s.agent_version != *agent_version) continue;
@@ -1114,9 +1239,14 @@ class ApiHandler::Call {
       h_.open_streams_->fetch_sub(1);
       return subscription.status();
     }
+    std::unique_ptr<StreamFramer> framer = std::make_unique<SessionEventFramer>(include_internal);
+    if (h_.options_.require_api_key) {
+      framer = std::make_unique<KeyCheckingFramer>(
+          std::move(framer), h_.options_.api_keys,
+          PresentedKey(request_.Header("x-api-key"), request_.Header("authorization")));
+    }
     ApiResponse response;
-    response.stream = std::make_unique<EventStream>(
-        id, *std::move(subscription), std::make_unique<SessionEventFramer>(include_internal), h_.open_streams_);
+    response.stream = std::make_unique<EventStream>(id, *std::move(subscription), std::move(framer), h_.open_streams_);
     return response;
   }
 
@@ -1140,7 +1270,8 @@ class ApiHandler::Call {
   const ApiRequest& request_;
   Query query_;
   std::string session_id_;
-  std::string workspace_id_;  // the API key's ("" when keys are not required)
+  // The caller's workspace: the API key's, or the default one when keys are not required.
+  std::string workspace_id_{kDefaultWorkspaceId};
   dom::parser large_parser_;  // for bodies too big for the thread's parser (see ParseJsonBody)
   std::map<std::pair<std::string, uint64_t>, std::optional<Agent>> agents_;
 };

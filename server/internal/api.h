@@ -110,8 +110,13 @@ ApiResponse ErrorResponse(int status, std::string_view message, std::string_view
 int HttpStatusFor(const absl::Status& status);
 
 struct ApiOptions {
-  // When set, every request needs a key `api_keys` accepts (not owned; outlives the handler); a
-  // session created with it is in the key's workspace.
+  // When set, every request needs a key `api_keys` accepts (not owned; outlives the handler), and
+  // works in the key's workspace: what it creates is that workspace's, and it sees only that
+  // workspace's agents, environments, vaults (and their credentials) and sessions (and their events,
+  // streams and A2A endpoints): another workspace's id is answered exactly as a missing one (404),
+  // lists leave them out. An open event stream ends (an `error` frame, authentication_error) at its
+  // next event once its key is revoked. Unset: one workspace, "default". GET /metrics is the
+  // server's, not a workspace's.
   bool require_api_key = false;
   const ApiKeyStore* api_keys = nullptr;
   size_t max_sse_subscribers = 1024;
