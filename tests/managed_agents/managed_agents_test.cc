@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -534,6 +535,30 @@ TEST_F(ReplayTest, StreamThatNeverGoesIdleTimesOut) {
   EXPECT_TRUE(absl::StrContains(ResultText(result), "timed out")) << ResultText(result);
   EXPECT_EQ(Interrupts(), 1);
   EXPECT_EQ(server_.Count("GET", StreamPath()), 1) << "a live stream is not a dropped one";
+}
+
+TEST_F(ReplayTest, CancelStopsTheTurnAndInterruptsTheRemoteSession) {
+  const auto turn = TestDataLines("never_idle.jsonl");
+  Routes(turn);
+  server_.Add("GET", StreamPath(), Stream(Slice(turn, 1, turn.size()), CannedResponse::End::kPinging));
+  auto hands = Hands();
+  CancelToken cancel;
+  // The caller's user.interrupt, once the task was sent.
+  std::thread interrupter([&] {
+    while (server_.Count("POST", absl::StrCat("/v1/sessions/", kSession, "/events")) == 0) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    cancel.Cancel();
+  });
+  ToolCall call;
+  call.name = "delegate";
+  call.input_json = R"({"task":"Think about it forever."})";
+  auto result = hands->Execute("sesn_caller", call, &cancel, nullptr);
+  interrupter.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->is_error);
+  EXPECT_TRUE(absl::StrContains(ResultText(*result), "cancelled")) << ResultText(*result);
+  EXPECT_EQ(Interrupts(), 1);
 }
 
 TEST_F(ReplayTest, KeyEchoedByTheServerIsMaskedAndAMissingKeyIsNamed) {
