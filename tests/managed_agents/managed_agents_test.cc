@@ -30,6 +30,8 @@
 #include "gtest/gtest.h"
 #include "harness/harness.h"
 #include "harness/scripted_brain.h"
+#include "sandbox/hand_pool.h"
+#include "sandbox/toolset.h"
 #include "sandbox/local/local_hand.h"
 #include "sandbox/managed_agents/managed_agents_api.h"
 #include "sandbox/managed_agents/managed_agents_hand.h"
@@ -236,7 +238,8 @@ TEST_F(WakedTest, HandDelegatesTasksToWakedAndKeepsTheRemoteSession) {
   auto log = OpenRocksDbSessionLog(log_options);
   ASSERT_TRUE(log.ok()) << log.status();
   auto brain = NewScriptedBrain(R"({"turns": [
-    {"text": "Delegating.", "tool_calls": [{"name": "delegate", "input": {"task": "Remember the word lighthouse-42."}}]},
+    {"text": "Delegating.", "tool_calls": [{"name": "bash", "input": {"command": "echo on the local hand"}},
+                                           {"name": "delegate", "input": {"task": "Remember the word lighthouse-42."}}]},
     {"text": "Asking back.", "tool_calls": [{"name": "delegate", "input": {"task": "Which word did I give you?"}}]},
     {"text": "Done."}
   ]})");
@@ -245,9 +248,19 @@ TEST_F(WakedTest, HandDelegatesTasksToWakedAndKeepsTheRemoteSession) {
   agent.model = "scripted";
   const ToolSpec tool = (*hands)->tool();
   agent.tools.push_back(ToolDefinition{tool.name, tool.description, tool.input_schema_json});
+  for (const ToolSpec& standard : StandardTools()) {
+    agent.tools.push_back(ToolDefinition{standard.name, standard.description, standard.input_schema_json});
+  }
+  // delegate goes to the managed-agents hand, bash to a local hand of the caller's own pool.
+  HandPoolOptions pool_options;
+  pool_options.placement = [this](std::string_view) -> absl::StatusOr<HandPlacement> {
+    return HandPlacement{local_.get(), HandResources{}};
+  };
+  HandPool pool(pool_options);
+  DelegatingHands routed(hands->get(), &pool);
   HarnessOptions harness_options;
   harness_options.worker_id = "caller";
-  Harness harness(log->get(), brain->get(), hands->get(), harness_options);
+  Harness harness(log->get(), brain->get(), &routed, harness_options);
 
   SessionInfo info;
   info.id = NewSessionId(absl::Now());
@@ -264,18 +277,20 @@ TEST_F(WakedTest, HandDelegatesTasksToWakedAndKeepsTheRemoteSession) {
   auto events = (*log)->Read(info.id);
   ASSERT_TRUE(events.ok()) << events.status();
   std::vector<const Event*> results;
-  int provisioned = 0;
+  std::vector<std::string> provisioned;
   for (const Event& e : *events) {
     if (e.type == EventType::kAgentToolResult) results.push_back(&e);
     if (e.type == EventType::kHandProvisioned) {
-      ++provisioned;
-      EXPECT_EQ(e.hand_backend, "managed_agents");
-      EXPECT_TRUE(absl::StartsWith(e.hand_id, "sesn_")) << e.hand_id;
+      provisioned.push_back(e.hand_backend);
+      if (e.hand_backend == "managed_agents") {
+        EXPECT_TRUE(absl::StartsWith(e.hand_id, "sesn_")) << e.hand_id;
+      }
     }
     EXPECT_FALSE(absl::StrContains(EncodeEventJson(e), key_)) << "the key leaked into " << EncodeEventJson(e);
   }
-  EXPECT_EQ(provisioned, 1) << "one remote session for both tasks";
-  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(provisioned, (std::vector<std::string>{"local", "managed_agents"}))
+      << "the local hand, and one remote session for both tasks";
+  ASSERT_EQ(results.size(), 3u);
   std::vector<std::string> texts;
   for (const Event* e : results) {
     std::string t;
@@ -286,12 +301,13 @@ TEST_F(WakedTest, HandDelegatesTasksToWakedAndKeepsTheRemoteSession) {
   }
   const std::string remote = (*hands)->RemoteSessionId(info.id);
   ASSERT_FALSE(remote.empty());
-  EXPECT_TRUE(absl::StrContains(texts[0], "Let me note that on my hand.")) << texts[0];
-  EXPECT_TRUE(absl::StrContains(texts[0], "Noted.")) << texts[0];
-  EXPECT_TRUE(absl::StrContains(texts[0], "tools used: bash")) << texts[0];
-  EXPECT_TRUE(absl::StrContains(texts[0], remote)) << texts[0];
+  EXPECT_TRUE(absl::StrContains(texts[0], "on the local hand")) << texts[0];
+  EXPECT_TRUE(absl::StrContains(texts[1], "Let me note that on my hand.")) << texts[1];
+  EXPECT_TRUE(absl::StrContains(texts[1], "Noted.")) << texts[1];
+  EXPECT_TRUE(absl::StrContains(texts[1], "tools used: bash")) << texts[1];
+  EXPECT_TRUE(absl::StrContains(texts[1], remote)) << texts[1];
   // The second task was answered from the remote session's history of the first.
-  EXPECT_TRUE(absl::StrContains(texts[1], "You told me: Remember the word lighthouse-42.")) << texts[1];
+  EXPECT_TRUE(absl::StrContains(texts[2], "You told me: Remember the word lighthouse-42.")) << texts[2];
 
   // The remote session really ran the command on its hand, and is archived on Release.
   auto remote_events = engine_->ReadEvents(remote, ReadOptions{});
