@@ -36,15 +36,25 @@ void GetIf(simdjson::simdjson_result<simdjson::dom::element> result, std::string
   if (result.get(value) == simdjson::SUCCESS) out = value;
 }
 
+// Whether `event` ends a turn (session.status_idle or session.status_terminated), by its SSE event
+// name or, when the server sends none, its JSON "type".
+bool EndsTurn(const SseEvent& event) {
+  std::string_view type = event.event;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (type.empty() && parser.parse(event.data).get(root) == simdjson::SUCCESS) GetIf(root["type"], type);
+  return type == "session.status_idle" || type == "session.status_terminated";
+}
+
 // One stream of the session's events, read on a thread of its own into a queue, so the turn can wait
-// for "open", for events, for the end and for its deadline all at once. The thread owns a copy of the
-// Client and shares its state with the reader: destroying the reader only raises the cancel token and
-// lets the thread finish on its own (libcurl notices within ~100 ms, or at the next keep-alive), so a
-// finished turn does not wait for its stream's teardown.
+// for "open", for events, for the end and for its deadline all at once. The stream stops by itself
+// after an event that ends a turn, so a finished turn does not wait for the stream's teardown (an
+// idle that was not this turn's only costs a reconnect); otherwise destroying the reader cancels the
+// stream and waits for its thread (libcurl notices within ~100 ms, or at the next keep-alive).
 class StreamReader {
  public:
   StreamReader(const Client& client, std::string session_id) : shared_(std::make_shared<Shared>()) {
-    std::thread([shared = shared_, client, session_id = std::move(session_id)] {
+    thread_ = std::thread([shared = shared_, &client, session_id = std::move(session_id)] {
       EventStreamOptions stream;
       stream.cancel = &shared->cancel;
       stream.on_open = [&shared] {
@@ -52,19 +62,26 @@ class StreamReader {
         shared->opened = true;
         shared->mu.SignalAll();
       };
-      absl::Status done = client.StreamSessionEvents(session_id, stream, [&shared](const SseEvent& event) {
+      bool turn_ended = false;
+      absl::Status done = client.StreamSessionEvents(session_id, stream, [&](const SseEvent& event) {
+        turn_ended = EndsTurn(event);
         MutexLock lock(&shared->mu);
         shared->queue.push_back(event);
         shared->mu.SignalAll();
-        return !shared->cancel.cancelled();
+        return !turn_ended;
       });
       MutexLock lock(&shared->mu);
       shared->ended = true;
-      shared->end_status = done.ok() ? absl::UnavailableError("the server ended the event stream") : done;
+      shared->end_status = !done.ok()    ? done
+                           : turn_ended ? absl::UnavailableError("the stream was closed after the turn ended")
+                                        : absl::UnavailableError("the server ended the event stream");
       shared->mu.SignalAll();
-    }).detach();
+    });
   }
-  ~StreamReader() { shared_->cancel.Cancel(); }
+  ~StreamReader() {
+    shared_->cancel.Cancel();
+    thread_.join();
+  }
 
   // Waits until the stream is open or has ended, or `deadline`. OK once open.
   absl::Status AwaitOpen(absl::Time deadline, const CancelToken* cancel) {
@@ -106,6 +123,7 @@ class StreamReader {
     std::deque<SseEvent> queue ABSL_GUARDED_BY(mu);
   };
   std::shared_ptr<Shared> shared_;
+  std::thread thread_;
 };
 
 // Folds events into a TurnOutcome.
