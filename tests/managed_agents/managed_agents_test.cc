@@ -326,6 +326,78 @@ TEST_F(WakedTest, HandDelegatesTasksToWakedAndKeepsTheRemoteSession) {
   EXPECT_FALSE(absl::StrContains(*archived, R"("archived_at":null)")) << *archived;
 }
 
+// An Engine serving the delegate tool (EngineOptions::served_tools): its agents see it beside the
+// standard tools, and their calls reach the remote agent on the other engine's server.
+TEST_F(WakedTest, EngineServesTheDelegateTool) {
+  Vault vault;
+  ASSERT_TRUE(vault.Put("WAKED_KEY", key_).ok());
+  ManagedAgentsHandOptions options;
+  options.base_url = url_;
+  options.vault = &vault;
+  options.api_key_secret = "WAKED_KEY";
+  options.model = absl::StrCat("scripted:", dir_, "/remote.json");
+  options.environment_json = R"({"name":"delegate env","config":{"type":"local"}})";
+  options.turn.timeout = absl::Seconds(60);
+  auto hands = ManagedAgentsHands::Create(options);
+  ASSERT_TRUE(hands.ok()) << hands.status();
+
+  WriteFile(dir_ + "/caller.json", R"({"turns": [
+    {"text": "Delegating.", "tool_calls": [{"name": "delegate", "input": {"task": "Remember the word lighthouse-42."}}]},
+    {"text": "Done."}
+  ]})");
+  EngineOptions caller_options;
+  caller_options.data_dir = dir_ + "/caller-engine";
+  caller_options.hand_providers = {{"local", local_.get()}};
+  caller_options.workers = 1;
+  caller_options.shutdown_grace = absl::Milliseconds(200);
+  caller_options.served_tools = {{(*hands)->tool(), hands->get()}};
+  auto caller = Engine::Open(caller_options);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  AgentSpec spec;
+  spec.name = "caller";
+  spec.model = absl::StrCat("scripted:", dir_, "/caller.json");
+  auto agent = (*caller)->CreateAgent(spec);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  CreateSessionRequest request;
+  request.agent_id = agent->id;
+  auto session = (*caller)->CreateSession(request);
+  ASSERT_TRUE(session.ok()) << session.status();
+  Event user;
+  user.type = EventType::kUserMessage;
+  ContentBlock text;
+  text.text = "Use the delegate.";
+  user.content.push_back(text);
+  ASSERT_TRUE((*caller)->SendEvents(session->id, {user}).ok());
+  auto follow = (*caller)->Subscribe(session->id, 1);
+  ASSERT_TRUE(follow.ok()) << follow.status();
+  std::vector<Event> events;
+  bool idle = false;
+  while (!idle) {
+    auto batch = (*follow)->Next(64, absl::Now() + absl::Seconds(60));
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    ASSERT_FALSE(batch->empty()) << "no event for a minute";
+    for (Event& e : *batch) {
+      idle = idle || e.type == EventType::kSessionStatusIdle;
+      events.push_back(std::move(e));
+    }
+  }
+  std::string result;
+  for (const Event& e : events) {
+    EXPECT_FALSE(absl::StrContains(EncodeEventJson(e), key_));
+    if (e.type != EventType::kAgentToolResult) continue;
+    EXPECT_FALSE(e.is_error.value_or(false));
+    for (const ContentBlock& b : e.content) result += b.text;
+  }
+  EXPECT_TRUE(absl::StrContains(result, "Noted.")) << result;
+  EXPECT_TRUE(absl::StrContains(result, "tools used: bash")) << result;
+
+  // A served tool needs its hands and a name of its own.
+  EngineOptions clash = caller_options;
+  clash.data_dir = dir_ + "/clash-engine";
+  clash.served_tools = {{ToolSpec{"bash", "", "{}"}, hands->get()}};
+  EXPECT_TRUE(absl::IsInvalidArgument(Engine::Open(clash).status()));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Against recorded streams.
 
