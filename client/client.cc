@@ -2,13 +2,17 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/strings.h"
 #include "simdjson.h"
 
@@ -51,6 +55,7 @@ absl::StatusOr<Transfer> NewTransfer(const ClientOptions& options, std::string_v
   auto add = [&list](const std::string& line) { list = curl_slist_append(list, line.c_str()); };
   if (!options.api_key.empty()) add(absl::StrCat("x-api-key: ", options.api_key));
   add(std::string(kBetaHeader));
+  if (!options.anthropic_version.empty()) add(absl::StrCat("anthropic-version: ", options.anthropic_version));
   if (json_body) add("content-type: application/json");
   add("expect:");  // no 100-continue round trip for small bodies
   t.headers.reset(list);
@@ -69,6 +74,46 @@ size_t AppendToString(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+// What the response headers tell: a `retry-after` in seconds, and whether they are complete.
+struct ResponseHeaders {
+  std::optional<absl::Duration> retry_after;
+  bool complete = false;                 // the blank line after a final (non-1xx) status's headers
+  std::function<void()>* on_complete = nullptr;  // called once, when they are
+  CURL* curl = nullptr;
+};
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* headers = static_cast<ResponseHeaders*>(user);
+  const std::string_view line(data, size * n);
+  if (line == "\r\n" || line == "\n") {
+    long status = 0;
+    curl_easy_getinfo(headers->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && !headers->complete) {
+      headers->complete = true;
+      if (status == 200 && headers->on_complete != nullptr && *headers->on_complete) (*headers->on_complete)();
+    }
+    return size * n;
+  }
+  const size_t colon = line.find(':');
+  if (colon != std::string_view::npos && absl::EqualsIgnoreCase(ToAbsl(line.substr(0, colon)), "retry-after")) {
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+    double seconds = 0;
+    // Only the delay-seconds form: an HTTP date would need the clock, and no Anthropic answer uses it.
+    if (absl::SimpleAtod(ToAbsl(value), &seconds) && seconds >= 0) headers->retry_after = absl::Seconds(seconds);
+  }
+  return size * n;
+}
+
+bool IsRetryableHttp(long status) { return status == 429 || status == 503 || status == 529; }
+
+// How long to wait before retry `attempt` (0-based) after an answer that said `retry_after`.
+absl::Duration RetryDelay(const ClientOptions& options, int attempt, std::optional<absl::Duration> retry_after) {
+  absl::Duration delay = retry_after ? *retry_after : options.retry_base_delay * (int64_t{1} << std::min(attempt, 16));
+  return std::min(delay, options.max_retry_delay);
+}
+
 absl::Status TransferFailed(const Transfer& t, CURLcode code, std::string_view url) {
   const std::string detail = t.error[0] != '\0' ? std::string(t.error.get()) : std::string(curl_easy_strerror(code));
   return absl::UnavailableError(absl::StrCat("request to ", ToAbsl(url), " failed: ", detail));
@@ -83,7 +128,8 @@ absl::StatusCode CodeForHttp(long status) {
     case 409: return absl::StatusCode::kAborted;
     case 413:
     case 429: return absl::StatusCode::kResourceExhausted;
-    case 503: return absl::StatusCode::kUnavailable;
+    case 503:
+    case 529: return absl::StatusCode::kUnavailable;  // Anthropic's "overloaded": retry later
     default: return status >= 500 ? absl::StatusCode::kInternal : absl::StatusCode::kUnknown;
   }
 }
@@ -122,22 +168,32 @@ absl::StatusOr<std::string> Client::Delete(std::string_view path) const { return
 
 absl::StatusOr<std::string> Client::Call(std::string_view method, std::string_view path, std::string_view body) const {
   const std::string url = absl::StrCat(options_.base_url, ToAbsl(path));
-  absl::StatusOr<Transfer> t = NewTransfer(options_, method, url, method == "POST");
-  if (!t.ok()) return t.status();
-  CURL* c = t->curl.get();
-  std::string response;
-  if (method == "POST") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<Transfer> t = NewTransfer(options_, method, url, method == "POST");
+    if (!t.ok()) return t.status();
+    CURL* c = t->curl.get();
+    std::string response;
+    if (method == "POST") {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    ResponseHeaders headers;
+    headers.curl = c;
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &AppendToString);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
+    if (CURLcode code = curl_easy_perform(c); code != CURLE_OK) return TransferFailed(*t, code, url);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (IsRetryableHttp(status) && attempt < options_.max_retries) {
+      absl::SleepFor(RetryDelay(options_, attempt, headers.retry_after));
+      continue;
+    }
+    if (status < 200 || status >= 300) return StatusFromHttp(status, response);
+    return response;
   }
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &AppendToString);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
-  if (CURLcode code = curl_easy_perform(c); code != CURLE_OK) return TransferFailed(*t, code, url);
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200 || status >= 300) return StatusFromHttp(status, response);
-  return response;
 }
 
 namespace {
@@ -187,6 +243,31 @@ size_t OnStreamData(char* data, size_t size, size_t n, void* user) {
 absl::Status Client::StreamEvents(std::string_view session_id, std::string_view after_event_id,
                                   absl::FunctionRef<bool(const SseEvent&)> on_event, const CancelToken* cancel,
                                   bool include_internal) const {
+  EventStreamOptions stream;
+  stream.after_event_id = std::string(after_event_id);
+  stream.cancel = cancel;
+  stream.include_internal = include_internal;
+  return StreamSessionEvents(session_id, stream, on_event);
+}
+
+absl::Status Client::StreamSessionEvents(std::string_view session_id, const EventStreamOptions& stream,
+                                         absl::FunctionRef<bool(const SseEvent&)> on_event) const {
+  for (int attempt = 0;; ++attempt) {
+    std::optional<absl::Duration> retry_after;
+    long refused_with = 0;
+    absl::Status done = StreamOnce(session_id, stream, on_event, retry_after, refused_with);
+    if (refused_with == 0 || attempt >= options_.max_retries) return done;
+    if (stream.cancel != nullptr && stream.cancel->cancelled()) return absl::CancelledError("the stream was cancelled");
+    absl::SleepFor(RetryDelay(options_, attempt, retry_after));
+  }
+}
+
+absl::Status Client::StreamOnce(std::string_view session_id, const EventStreamOptions& stream,
+                                absl::FunctionRef<bool(const SseEvent&)> on_event,
+                                std::optional<absl::Duration>& retry_after, long& refused_with) const {
+  const std::string_view after_event_id = stream.after_event_id;
+  const CancelToken* cancel = stream.cancel;
+  const bool include_internal = stream.include_internal;
   const std::string url = absl::StrCat(options_.base_url, "/v1/sessions/", ToAbsl(session_id), "/events/stream",
                                        include_internal ? "?include_internal=true" : "");
   absl::StatusOr<Transfer> t = NewTransfer(options_, "GET", url, false);
@@ -206,6 +287,12 @@ absl::Status Client::StreamEvents(std::string_view session_id, std::string_view 
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnStreamData);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &state);
+  std::function<void()> on_open = stream.on_open;
+  ResponseHeaders headers;
+  headers.curl = c;
+  headers.on_complete = &on_open;
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
   // The server sends a comment at least every keep-alive interval: silence beyond the idle timeout
   // means a stalled peer.
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -215,7 +302,11 @@ absl::Status Client::StreamEvents(std::string_view session_id, std::string_view 
   if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError("the stream was cancelled");
   if (!state.parse_error.ok()) return state.parse_error;
   if (state.status == 0) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &state.status);
-  if (state.status != 0 && state.status != 200) return StatusFromHttp(state.status, state.error_body);
+  if (state.status != 0 && state.status != 200) {
+    if (IsRetryableHttp(state.status)) refused_with = state.status;
+    retry_after = headers.retry_after;
+    return StatusFromHttp(state.status, state.error_body);
+  }
   if (code != CURLE_OK) return TransferFailed(*t, code, url);
   return absl::OkStatus();
 }

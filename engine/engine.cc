@@ -50,7 +50,27 @@ bool IsClientEvent(EventType type) {
          type == EventType::kUserToolConfirmation || type == EventType::kUserCustomToolResult;
 }
 
-AgentConfig ToAgentConfig(const AgentSpec& spec, std::string model) {
+// Sends calls of the served tools (EngineOptions::served_tools) to their hands, every other call to
+// the session's hand.
+class ServedToolRouter final : public SessionHands {
+ public:
+  ServedToolRouter(const std::vector<EngineOptions::ServedTool>* served, SessionHands* others)
+      : served_(served), others_(others) {}
+  absl::StatusOr<ToolResult> Execute(std::string_view session_id, const ToolCall& call, const CancelToken* cancel,
+                                     std::vector<Event>* hand_events) override {
+    for (const EngineOptions::ServedTool& served : *served_) {
+      if (served.tool.name == call.name) return served.hands->Execute(session_id, call, cancel, hand_events);
+    }
+    return others_->Execute(session_id, call, cancel, hand_events);
+  }
+
+ private:
+  const std::vector<EngineOptions::ServedTool>* const served_;
+  SessionHands* const others_;
+};
+
+AgentConfig ToAgentConfig(const AgentSpec& spec, std::string model,
+                          const std::vector<EngineOptions::ServedTool>& served) {
   AgentConfig config;
   config.model = std::move(model);
   config.system = spec.system;
@@ -59,6 +79,10 @@ AgentConfig ToAgentConfig(const AgentSpec& spec, std::string model) {
   if (spec.standard_tools) {
     for (const ToolSpec& tool : StandardTools()) {
       config.tools.push_back(ToolDefinition{tool.name, tool.description, tool.input_schema_json});
+    }
+    for (const EngineOptions::ServedTool& served_tool : served) {
+      config.tools.push_back(
+          ToolDefinition{served_tool.tool.name, served_tool.tool.description, served_tool.tool.input_schema_json});
     }
   }
   config.custom_tools = spec.custom_tools;
@@ -150,6 +174,15 @@ class Engine::Impl {
       log_->Append(session, {std::move(released)}, kAppendAtHead, kNoLease).IgnoreError();
     };
     hands_ = std::make_unique<HandPool>(std::move(pool));
+    std::set<std::string, std::less<>> tool_names;
+    for (const ToolSpec& tool : StandardTools()) tool_names.insert(tool.name);
+    for (const EngineOptions::ServedTool& served : options_.served_tools) {
+      if (served.hands == nullptr || served.tool.name.empty() || !tool_names.insert(served.tool.name).second) {
+        return absl::InvalidArgumentError(absl::StrCat("engine: served tool \"", served.tool.name,
+                                                       "\" needs a name no other tool has and its hands"));
+      }
+    }
+    session_hands_ = std::make_unique<ServedToolRouter>(&options_.served_tools, hands_.get());
 
     for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) workers_.emplace_back([this] { WorkerLoop(); });
 
@@ -462,8 +495,8 @@ class Engine::Impl {
     harness_options.stop = &stop_;
     harness_options.redact = [this](Event& e) { vault_.MaskEvent(e); };
     harness_options.metrics = &harness_metrics_;
-    Harness harness(log_.get(), brain, hands_.get(), harness_options);
-    return harness.Wake(session_id, ToAgentConfig(agent.spec, model));
+    Harness harness(log_.get(), brain, session_hands_.get(), harness_options);
+    return harness.Wake(session_id, ToAgentConfig(agent.spec, model, options_.served_tools));
   }
 
   // No brain for the agent: the client sees why, and the session goes idle.
@@ -623,6 +656,7 @@ class Engine::Impl {
   std::unique_ptr<SessionLog> log_;
   std::unique_ptr<DocumentStore> documents_;
   std::unique_ptr<HandPool> hands_;
+  std::unique_ptr<ServedToolRouter> session_hands_;  // hands_, or a served tool's hands
   Vault vault_;
   std::unique_ptr<VaultStore> vaults_;
   CancelToken stop_;

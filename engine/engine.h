@@ -55,6 +55,7 @@
 #include "harness/harness.h"
 #include "sandbox/hand.h"
 #include "sandbox/hand_pool.h"
+#include "sandbox/toolset.h"
 #include "sandbox/vault.h"
 #include "storage/session_log.h"
 
@@ -240,6 +241,15 @@ struct EngineOptions {
   // The registry to record metrics in (not owned; outlives the Engine), for an embedder that serves
   // its own. Null: the engine owns one. Either way Engine::metrics() returns it.
   MetricsRegistry* metrics = nullptr;
+  // Tools served by a SessionHands of their own instead of the session's hand, e.g. the
+  // managed-agents hand's `delegate` (sandbox/managed_agents/managed_agents_hand.h): every agent with
+  // the standard toolset sees them beside bash, read, ...; their calls go to `hands`. Not owned;
+  // outlive the Engine. InvalidArgument from Open for a null `hands`, an empty name or a name taken.
+  struct ServedTool {
+    ToolSpec tool;
+    SessionHands* hands = nullptr;
+  };
+  std::vector<ServedTool> served_tools;
 };
 
 struct EngineStats {

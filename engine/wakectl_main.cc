@@ -36,6 +36,8 @@
 #include "base/strings.h"
 #include "client/client.h"
 #include "client/remote_session_log.h"
+#include "engine/probe.h"
+#include "sandbox/managed_agents/managed_agents_api.h"
 #include "inspect/log_check.h"
 #include "inspect/replay.h"
 #include "inspect/session_list.h"
@@ -108,6 +110,9 @@ commands:
                  first token, tool runs per hand, hand provisioning, client events, errors
   stats          store size [--data], sessions by status, events appended in the last minute
                  and hour (per second)
+  probe [--model M] [--timeout DUR] [--json]                                          [--url]
+                 time a Managed Agents endpoint's lifecycle (environment, agent, session, two
+                 turns) and check that turn 2 remembers turn 1; exit 1 when it fails
   keys create [--name NAME] [--workspace W]                                          [--data]
   keys ls [--json]
   keys revoke ID
@@ -295,6 +300,26 @@ examples:
   wakectl timeline sesn_01JD3Z4V6W8X9Y0ZABCDEFGHJK --svg t.svg
   wakectl timeline sesn_01JD3Z4V6W8X9Y0ZABCDEFGHJK --html t.html --width 2000
 )"},
+    {"probe", R"(usage: wakectl --url URL --api-key KEY probe [--model M] [--timeout DUR] [--json]
+
+Checks a Managed Agents endpoint (Anthropic's API, a waked, or any server with the same API) the way a
+platform team would before adopting it, and times each step: environment create, agent create (model
+M, default claude-sonnet-4-5), session create (the cold start), turn 1 (the agent is told a unique token
+to remember; each turn opens the event stream, sends a user.message and waits for session.status_idle)
+and turn 2 (it is asked for the token), then archives the session. It passes when every step up to
+turn 2 succeeded and turn 2's answer quotes the token (state continuity). Requests carry x-api-key,
+anthropic-version and the managed-agents beta header; 429/503/529 are retried after retry-after.
+
+  --model M      the agent's model (against waked: "scripted:FILE" for a scripted brain)
+  --timeout DUR  per turn (default 5m): 90s, 15m
+  --json         one JSON object: passed, continuity, token, session_id, steps [{name, ok, ms, detail}]
+
+Exit status 0 when it passed, 1 when it did not. Works with --url only.
+
+examples:
+  wakectl --url https://api.anthropic.com --api-key "$ANTHROPIC_API_KEY" probe --json
+  wakectl --url http://localhost:8080 --api-key sk-wake-... probe --model scripted:/srv/probe.json
+)"},
     {"stats", R"(usage: wakectl stats
 
 The store's size on disk (--data only), sessions by status, events in total, and events appended
@@ -398,6 +423,7 @@ class Args {
            flag == "--type" || flag == "--out" || flag == "--title" || flag == "--at" || flag == "--agent" ||
            flag == "--against" || flag == "--svg" || flag == "--html" || flag == "--width" || flag == "--name" ||
            flag == "--since" || flag == "--until" || flag == "--sort" || flag == "--now" || flag == "--data" ||
+           flag == "--model" || flag == "--timeout" ||
            flag == "--url" || flag == "--api-key";
   }
   std::optional<size_t> Find(std::string_view name) const {
@@ -466,6 +492,7 @@ class Wakectl {
       if (absl::Status store = NeedsStore(command); !store.ok()) return Fail(store);
     }
     if (command == "stats") return Stats(args);
+    if (command == "probe") return Probe(args);
     if (command == "timeline") return TimelineCommand(args);
     if (command == "keys") {
       const std::string sub = args.Need("a keys command (create, ls or revoke)");
@@ -940,6 +967,28 @@ class Wakectl {
     char text[32];
     std::snprintf(text, sizeof(text), rate >= 100 ? "%.0f" : rate >= 1 ? "%.1f" : "%.3g", rate);
     return text;
+  }
+
+  int Probe(Args& args) {
+    ProbeOptions probe;
+    if (std::optional<std::string> model = args.Value("--model")) probe.model = *model;
+    if (std::optional<std::string> timeout = args.Value("--timeout")) {
+      if (!absl::ParseDuration(*timeout, &probe.turn_timeout) || probe.turn_timeout <= absl::ZeroDuration()) {
+        throw UsageError{absl::StrCat("--timeout needs a duration (90s, 15m), not ", *timeout)};
+      }
+    }
+    const bool json = args.Flag("--json");
+    args.Done();
+    if (!remote_) throw UsageError{"probe needs --url URL (and --api-key KEY): the endpoint to probe"};
+    ClientOptions options = remote_->options();
+    options.anthropic_version = std::string(kManagedAgentsApiVersion);
+    options.max_retries = 4;
+    options.request_timeout = absl::Seconds(120);
+    ASSIGN_OR_RETURN_INT(Client client, Client::Create(options));
+    const ProbeReport report = RunProbe(client, probe);
+    const std::string out = json ? ProbeReportJson(report) + "\n" : ProbeReportText(report);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return report.passed ? 0 : 1;
   }
 
   int Stats(Args& args) {

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
@@ -19,6 +20,39 @@ struct ScriptedTurn {
   std::string text;
   std::vector<TurnBlock> tool_calls;
 };
+
+// `text` with each "{{user_message:N}}" replaced by the N-th user message's text (see the header).
+std::string QuoteConversation(std::string_view text, const ModelRequest& request) {
+  constexpr std::string_view kOpen = "{{user_message:";
+  std::string out;
+  size_t at = 0;
+  while (true) {
+    const size_t open = text.find(kOpen, at);
+    const size_t close = open == std::string_view::npos ? open : text.find("}}", open);
+    size_t n = 0;
+    if (close == std::string_view::npos ||
+        !absl::SimpleAtoi(ToAbsl(text.substr(open + kOpen.size(), close - open - kOpen.size())), &n)) {
+      out.append(text.substr(at));
+      return out;
+    }
+    out.append(text.substr(at, open - at));
+    std::string quoted = absl::StrCat("(no user message ", n, ")");
+    size_t seen = 0;
+    for (const Message& m : request.messages) {
+      if (m.role != Message::Role::kUser) continue;
+      std::string joined;
+      for (const MessageBlock& b : m.blocks) {
+        if (b.kind == MessageBlock::Kind::kText) joined += b.text;
+      }
+      if (!joined.empty() && ++seen == n) {
+        quoted = std::move(joined);
+        break;
+      }
+    }
+    out += quoted;
+    at = close + 2;
+  }
+}
 
 class ScriptedBrain final : public Brain {
  public:
@@ -38,7 +72,8 @@ class ScriptedBrain final : public Brain {
     turn.message_id = absl::StrCat(request.summarize ? "msg_scripted_summary_" : "msg_scripted_", index);
     ScriptedTurn exhausted{"(scripted brain: the script has no more turns)", {}};
     ScriptedTurn summary{absl::StrCat(summary_, " (", index, " turns so far)"), {}};
-    const ScriptedTurn& script = request.summarize ? summary : index < turns_.size() ? turns_[index] : exhausted;
+    ScriptedTurn script = request.summarize ? summary : index < turns_.size() ? turns_[index] : exhausted;
+    script.text = QuoteConversation(script.text, request);
     if (!script.text.empty()) {
       TurnBlock text;
       text.kind = TurnBlock::Kind::kText;

@@ -12,6 +12,10 @@
 // had (the assistant messages in the request, plus those a compaction replaced), so the same
 // conversation always gets the same reply, in any process, after any crash. A summarize request gets
 // the summary, with the turn count appended.
+// A turn's text may quote the conversation: "{{user_message:N}}" becomes the text of the N-th
+// (1-based) user message of the request that has text (tool results do not count), as the harness
+// rebuilt it from the log; "(no user message N)" when there is none (e.g. compacted away). So a
+// script can show that a session kept its history across turns (the probe's continuity check).
 // A turn with tool calls stops with "tool_use", one without with "end_turn". Past the last turn, the
 // reply says the script is exhausted and ends the turn.
 //

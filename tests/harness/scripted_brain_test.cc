@@ -46,6 +46,26 @@ TEST(ScriptedBrainTest, ReplyDependsOnlyOnTheConversation) {
   EXPECT_TRUE(absl::IsCancelled((*brain)->Stream(request, nullptr, &cancel).status()));
 }
 
+TEST(ScriptedBrainTest, TextQuotesAUserMessageOfTheRequest) {
+  auto brain = NewScriptedBrain(R"({"turns": [{"text": "ok"}, {"text": "You said: {{user_message:1}} / {{user_message:3}}"}]})");
+  ASSERT_TRUE(brain.ok()) << brain.status();
+  auto text = [](std::string t) {
+    MessageBlock block;
+    block.text = std::move(t);
+    return block;
+  };
+  MessageBlock tool_result;
+  tool_result.kind = MessageBlock::Kind::kToolResult;
+  ModelRequest request;
+  request.messages.push_back(Message{Message::Role::kUser, {text("remember "), text("token-7")}});
+  request.messages.push_back(Message{Message::Role::kAssistant, {text("ok")}});
+  request.messages.push_back(Message{Message::Role::kUser, {tool_result}});  // no text: not counted
+  request.messages.push_back(Message{Message::Role::kUser, {text("what was it?")}});
+  auto reply = (*brain)->Stream(request, nullptr, nullptr);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->blocks[0].text, "You said: remember token-7 / (no user message 3)");
+}
+
 TEST(ScriptedBrainTest, BadScriptsSayWhatIsWrong) {
   EXPECT_NE(NewScriptedBrain("{").status().message().find("not valid JSON"), std::string::npos);
   EXPECT_NE(NewScriptedBrain("{}").status().message().find("\"turns\""), std::string::npos);
