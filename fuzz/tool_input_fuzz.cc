@@ -59,14 +59,19 @@ World* MakeWorld() {
   w->hand = *std::move(hand);
   w->work_dir = w->root + "/hands/sess_fuzz";
   FUZZ_CHECK(fs::is_directory(w->work_dir), "the work dir is where the provider puts it");
-  // Ways out a model might find or make: links to the outside dir and its file, relative and
-  // absolute, at the top and deeper down.
-  fs::create_directories(w->work_dir + "/dir/sub");
-  std::ofstream(w->work_dir + "/dir/inside.txt") << "inside\n";
-  fs::create_directory_symlink("../../outside", w->work_dir + "/escape");
-  fs::create_symlink(w->outside + "/secret", w->work_dir + "/abs_link");
-  fs::create_directory_symlink("../../../outside", w->work_dir + "/dir/deep_escape");
   return w;
+}
+
+// Each input starts from the same work dir, so that no input reads what an earlier one wrote there
+// (a write of the secret, then a read of it, is no escape). Ways out a model might find or make:
+// links to the outside dir and its file, relative and absolute, at the top and deeper down.
+void ResetWorkDir(const World& w) {
+  for (const auto& e : fs::directory_iterator(w.work_dir)) fs::remove_all(e.path());
+  fs::create_directories(w.work_dir + "/dir/sub");
+  std::ofstream(w.work_dir + "/dir/inside.txt") << "inside\n";
+  fs::create_directory_symlink("../../outside", w.work_dir + "/escape");
+  fs::create_symlink(w.outside + "/secret", w.work_dir + "/abs_link");
+  fs::create_directory_symlink("../../../outside", w.work_dir + "/dir/deep_escape");
 }
 
 World& TheWorld() {
@@ -80,6 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   static const char* kTools[] = {"read", "write", "edit", "glob", "grep"};
   World& w = TheWorld();
+  ResetWorkDir(w);
   wake::ToolCall call;
   call.name = kTools[data[0] % 5];
   call.input_json.assign(reinterpret_cast<const char*>(data) + 1, size - 1);
