@@ -50,25 +50,6 @@ bool IsClientEvent(EventType type) {
          type == EventType::kUserToolConfirmation || type == EventType::kUserCustomToolResult;
 }
 
-// Sends calls of the served tools (EngineOptions::served_tools) to their hands, every other call to
-// the session's hand.
-class ServedToolRouter final : public SessionHands {
- public:
-  ServedToolRouter(const std::vector<EngineOptions::ServedTool>* served, SessionHands* others)
-      : served_(served), others_(others) {}
-  absl::StatusOr<ToolResult> Execute(std::string_view session_id, const ToolCall& call, const CancelToken* cancel,
-                                     std::vector<Event>* hand_events) override {
-    for (const EngineOptions::ServedTool& served : *served_) {
-      if (served.tool.name == call.name) return served.hands->Execute(session_id, call, cancel, hand_events);
-    }
-    return others_->Execute(session_id, call, cancel, hand_events);
-  }
-
- private:
-  const std::vector<EngineOptions::ServedTool>* const served_;
-  SessionHands* const others_;
-};
-
 AgentConfig ToAgentConfig(const AgentSpec& spec, std::string model,
                           const std::vector<EngineOptions::ServedTool>& served) {
   AgentConfig config;
@@ -182,7 +163,9 @@ class Engine::Impl {
                                                        "\" needs a name no other tool has and its hands"));
       }
     }
-    session_hands_ = std::make_unique<ServedToolRouter>(&options_.served_tools, hands_.get());
+    std::vector<std::pair<std::string, SessionHands*>> routes;
+    for (const EngineOptions::ServedTool& served : options_.served_tools) routes.emplace_back(served.tool.name, served.hands);
+    session_hands_ = std::make_unique<ToolRouter>(std::move(routes), hands_.get());
 
     for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) workers_.emplace_back([this] { WorkerLoop(); });
 
@@ -354,7 +337,7 @@ class Engine::Impl {
     ASSIGN_OR_RETURN(SessionInfo info, log_->GetSession(id));
     if (!info.archived_at) info.archived_at = absl::Now();
     ASSIGN_OR_RETURN(info, log_->UpdateSession(info));
-    hands_->ReleaseSession(id).IgnoreError();  // an archived session runs no more tools
+    session_hands_->ReleaseSession(id).IgnoreError();  // an archived session runs no more tools
     return info;
   }
 
@@ -367,7 +350,7 @@ class Engine::Impl {
       }
     }
     RETURN_IF_ERROR(log_->GetSession(id).status());
-    RETURN_IF_ERROR(hands_->ReleaseSession(id));
+    RETURN_IF_ERROR(session_hands_->ReleaseSession(id));
     RETURN_IF_ERROR(log_->DeleteSession(id));
     return vaults_->ForgetSession(id);
   }
@@ -656,7 +639,7 @@ class Engine::Impl {
   std::unique_ptr<SessionLog> log_;
   std::unique_ptr<DocumentStore> documents_;
   std::unique_ptr<HandPool> hands_;
-  std::unique_ptr<ServedToolRouter> session_hands_;  // hands_, or a served tool's hands
+  std::unique_ptr<ToolRouter> session_hands_;  // hands_, or a served tool's hands
   Vault vault_;
   std::unique_ptr<VaultStore> vaults_;
   CancelToken stop_;

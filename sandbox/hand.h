@@ -60,6 +60,25 @@ class SessionHands {
   // wake.hand_lost) are added to `hand_events` when it is not null; the harness gives them their ids.
   virtual absl::StatusOr<ToolResult> Execute(std::string_view session_id, const ToolCall& call,
                                              const CancelToken* cancel, std::vector<Event>* hand_events) = 0;
+  // The session has ended (archived or deleted): whatever its calls hold (a hand, a remote session)
+  // is let go. A later Execute for it starts afresh. Hands that hold nothing keep the default.
+  virtual absl::Status ReleaseSession(std::string_view /*session_id*/) { return absl::OkStatus(); }
+};
+
+// Sends the calls of some tools to SessionHands of their own (e.g. `delegate` to the managed-agents
+// hand) and every other call to `others` (usually the HandPool). ReleaseSession reaches all of them
+// and reports the first failure. None is owned; all outlive the router.
+class ToolRouter final : public SessionHands {
+ public:
+  ToolRouter(std::vector<std::pair<std::string, SessionHands*>> routes, SessionHands* others)
+      : routes_(std::move(routes)), others_(others) {}
+  absl::StatusOr<ToolResult> Execute(std::string_view session_id, const ToolCall& call, const CancelToken* cancel,
+                                     std::vector<Event>* hand_events) override;
+  absl::Status ReleaseSession(std::string_view session_id) override;
+
+ private:
+  const std::vector<std::pair<std::string, SessionHands*>> routes_;
+  SessionHands* const others_;
 };
 
 // Tools whose re-execution has no effect beyond the first (DESIGN.md rule 3): after a crash between

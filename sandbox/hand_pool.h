@@ -142,7 +142,7 @@ class HandPool final : public SessionHands {
   absl::Status Prepare(std::string_view session_id, std::vector<Event>* hand_events);
   // Releases the session's hand now (the session was deleted or archived); waits for calls running
   // on it to finish first. OK when it has none. Also removes a sandbox an earlier process left.
-  absl::Status ReleaseSession(std::string_view session_id);
+  absl::Status ReleaseSession(std::string_view session_id) override;
   // Releases every hand unused for idle_release_after. Returns how many.
   size_t ReleaseIdle();
 

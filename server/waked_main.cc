@@ -13,10 +13,20 @@
 //              [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]
 //              [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]
 //              [--hand-agent PATH | --no-hand-agent] [--warm-hands BACKEND=N ...]
+//              [--delegate URL [--delegate-agent ID | --delegate-model NAME [--delegate-system TEXT]]
+//                              [--delegate-environment ID]]
 //
 // --warm-hands docker=4 keeps 4 provisioned docker hands ready for sessions' first tool calls
 // (sandbox/hand_pool.h); /metrics shows wake_hand_spares_ready{backend} against
 // wake_hand_spares_target{backend}.
+//
+// --delegate URL serves the `delegate` tool to every agent with the standard toolset: its tasks run
+// as turns of a remote Managed Agents session (sandbox/managed_agents/managed_agents_hand.h) at URL
+// (https://api.anthropic.com, or another waked), one remote session per wake session, archived when
+// the wake session is archived or deleted. The remote agent is --delegate-agent ID, or one created
+// from --delegate-model and --delegate-system; the environment is --delegate-environment ID or a
+// new cloud one. The API key comes from the environment (WAKE_DELEGATE_API_KEY, else
+// ANTHROPIC_API_KEY), never from the command line, where `ps` would show it.
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -45,6 +55,9 @@
 #if defined(WAKE_WITH_DOCKER_HAND)
 #include "sandbox/docker/docker_hand.h"
 #endif
+#if defined(WAKE_WITH_MANAGED_AGENTS_HAND)
+#include "sandbox/managed_agents/managed_agents_hand.h"
+#endif
 
 namespace {
 
@@ -53,6 +66,8 @@ constexpr char kUsage[] =
     "             [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]\n"
     "             [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]\n"
     "             [--hand-agent PATH | --no-hand-agent] [--warm-hands BACKEND=N ...]\n"
+    "             [--delegate URL [--delegate-agent ID | --delegate-model NAME [--delegate-system TEXT]]\n"
+    "                             [--delegate-environment ID]]   (key: WAKE_DELEGATE_API_KEY or ANTHROPIC_API_KEY)\n"
     "API keys: `wakectl --data DIR keys create` (see `wakectl help`)\n";
 
 int Fail(const std::string& what, const absl::Status& status) {
@@ -72,6 +87,12 @@ struct Flags {
   // The hand agent docker hands run their tools through (sandbox/agent); "" = look for it, "-" = none.
   std::string hand_agent;
   std::map<std::string, size_t> warm_hands;  // by backend: spares the warm pool keeps
+  // --delegate: the Managed Agents endpoint the `delegate` tool sends tasks to ("" = no such tool).
+  std::string delegate_url;
+  std::string delegate_agent;
+  std::string delegate_model;
+  std::string delegate_system;
+  std::string delegate_environment;
 };
 
 // The hand agent to copy into docker hands: the one named, else wake_hand_agent beside this program
@@ -171,6 +192,16 @@ int main(int argc, char** argv) {
       flags.hand_agent = argv[++i];
     } else if (arg == "--no-hand-agent") {
       flags.hand_agent = "-";
+    } else if (arg == "--delegate" && value != nullptr) {
+      flags.delegate_url = argv[++i];
+    } else if (arg == "--delegate-agent" && value != nullptr) {
+      flags.delegate_agent = argv[++i];
+    } else if (arg == "--delegate-model" && value != nullptr) {
+      flags.delegate_model = argv[++i];
+    } else if (arg == "--delegate-system" && value != nullptr) {
+      flags.delegate_system = argv[++i];
+    } else if (arg == "--delegate-environment" && value != nullptr) {
+      flags.delegate_environment = argv[++i];
     } else if (arg == "--warm-hands" && value != nullptr) {
       const std::string spec = argv[++i];
       const size_t eq = spec.find('=');
@@ -243,6 +274,44 @@ int main(int argc, char** argv) {
   if (options.hand_providers.empty()) {
     return Fail("starting", absl::FailedPreconditionError("this build of waked has no hand backend"));
   }
+  const bool delegate_flags = !flags.delegate_agent.empty() || !flags.delegate_model.empty() ||
+                              !flags.delegate_system.empty() || !flags.delegate_environment.empty();
+  if (flags.delegate_url.empty() && delegate_flags) {
+    return Fail("starting", absl::InvalidArgumentError("the --delegate-* flags need --delegate URL"));
+  }
+#if defined(WAKE_WITH_MANAGED_AGENTS_HAND)
+  // The delegate's key lives in a vault of its own: the hand reads it per call and masks it out of
+  // every result.
+  wake::Vault delegate_vault;
+  std::unique_ptr<wake::ManagedAgentsHands> delegate;
+  if (!flags.delegate_url.empty()) {
+    const char* key = std::getenv("WAKE_DELEGATE_API_KEY");
+    if (key == nullptr || *key == '\0') key = std::getenv("ANTHROPIC_API_KEY");
+    if (key == nullptr || *key == '\0') {
+      return Fail("starting", absl::InvalidArgumentError(
+                                  "--delegate needs the endpoint's API key in WAKE_DELEGATE_API_KEY or ANTHROPIC_API_KEY"));
+    }
+    if (absl::Status s = delegate_vault.Put("DELEGATE_API_KEY", key); !s.ok()) return Fail("--delegate", s);
+    wake::ManagedAgentsHandOptions delegate_options;
+    delegate_options.base_url = flags.delegate_url;
+    delegate_options.vault = &delegate_vault;
+    delegate_options.api_key_secret = "DELEGATE_API_KEY";
+    delegate_options.agent_id = flags.delegate_agent;
+    if (!flags.delegate_model.empty()) delegate_options.model = flags.delegate_model;
+    delegate_options.system = flags.delegate_system;
+    delegate_options.environment_id = flags.delegate_environment;
+    auto made = wake::ManagedAgentsHands::Create(delegate_options);
+    if (!made.ok()) return Fail("--delegate", made.status());
+    delegate = *std::move(made);
+    options.served_tools.push_back({delegate->tool(), delegate.get()});
+    std::fprintf(stderr, "waked: the %s tool delegates tasks to %s\n", delegate->tool().name.c_str(),
+                 flags.delegate_url.c_str());
+  }
+#else
+  if (!flags.delegate_url.empty()) {
+    return Fail("starting", absl::FailedPreconditionError("this build of waked has no managed-agents hand"));
+  }
+#endif
 
   wake::ApiKeyStoreOptions key_options;
   key_options.data_dir = data_dir;

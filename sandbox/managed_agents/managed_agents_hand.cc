@@ -200,7 +200,7 @@ absl::StatusOr<ToolResult> ManagedAgentsHands::Execute(std::string_view session_
   return Error(absl::StrCat("the remote agent stopped (", outcome->stop_reason, "): ", report, "\n\n", footer));
 }
 
-absl::Status ManagedAgentsHands::Release(std::string_view session_id) {
+absl::Status ManagedAgentsHands::ReleaseSession(std::string_view session_id) {
   std::shared_ptr<Remote> remote;
   {
     MutexLock lock(&mu_);
@@ -227,12 +227,6 @@ std::string ManagedAgentsHands::RemoteSessionId(std::string_view session_id) con
   }
   MutexLock turn(&remote->turn_mu);
   return remote->session_id;
-}
-
-absl::StatusOr<ToolResult> DelegatingHands::Execute(std::string_view session_id, const ToolCall& call,
-                                                    const CancelToken* cancel, std::vector<Event>* hand_events) {
-  if (call.name == delegate_->tool().name) return delegate_->Execute(session_id, call, cancel, hand_events);
-  return others_->Execute(session_id, call, cancel, hand_events);
 }
 
 }  // namespace wake

@@ -3,8 +3,8 @@
 // speaks the API, waked included), offered to the brain as one tool, `delegate` {"task": string}.
 //
 // Unlike the process hands (local, docker, ssh) it runs no process: a call is one turn of a remote
-// agent. So it is a SessionHands of its own, not a HandProvider; DelegatingHands puts it in front of
-// another SessionHands (usually the HandPool) and sends it only the `delegate` calls.
+// agent. So it is a SessionHands of its own, not a HandProvider; a ToolRouter (sandbox/hand.h) puts it
+// in front of another SessionHands (usually the HandPool) and sends it only the `delegate` calls.
 //
 //   - Lazily, on a session's first call: the environment and the agent are created once per
 //     ManagedAgentsHands (or existing ids are used), then a remote session for the wake session.
@@ -13,7 +13,7 @@
 //     tool result. A dropped stream is re-opened and caught up by listing (deduplicated by event id);
 //     429/503/529 are retried honouring retry-after; see managed_agents_api.h.
 //   - The remote session is reused by the wake session's later calls, so the remote agent keeps its
-//     state; Release(session) archives it. Calls of one session run one at a time.
+//     state; ReleaseSession archives it. Calls of one session run one at a time.
 //   - Ends that are not a plain end_turn are tool errors (is_error) worded for the model: a
 //     session.error that ended the turn (retries_exhausted), a requires_action (the remote agent
 //     waits for a custom tool result or a tool confirmation: this hand answers neither; it sends a
@@ -77,7 +77,7 @@ class ManagedAgentsHands final : public SessionHands {
                                      std::vector<Event>* hand_events) override;
 
   // Archives the session's remote session (if it has one) and forgets it.
-  absl::Status Release(std::string_view session_id);
+  absl::Status ReleaseSession(std::string_view session_id) override;
   // The remote session of `session_id`, "" when none was made yet.
   std::string RemoteSessionId(std::string_view session_id) const;
 
@@ -100,18 +100,6 @@ class ManagedAgentsHands final : public SessionHands {
   std::string agent_id_ ABSL_GUARDED_BY(setup_mu_);
   mutable Mutex mu_;
   std::map<std::string, std::shared_ptr<Remote>, std::less<>> remotes_ ABSL_GUARDED_BY(mu_);
-};
-
-// Sends calls of `delegate`'s tool to it and every other call to `others`. Neither is owned.
-class DelegatingHands final : public SessionHands {
- public:
-  DelegatingHands(ManagedAgentsHands* delegate, SessionHands* others) : delegate_(delegate), others_(others) {}
-  absl::StatusOr<ToolResult> Execute(std::string_view session_id, const ToolCall& call, const CancelToken* cancel,
-                                     std::vector<Event>* hand_events) override;
-
- private:
-  ManagedAgentsHands* const delegate_;
-  SessionHands* const others_;
 };
 
 }  // namespace wake

@@ -3,7 +3,7 @@
 //     scripted brain, local hands): the probe passes with its continuity check (and fails when the
 //     remote agent does not remember); the hand creates the environment, agent and session through
 //     the public API and completes delegated tasks for a calling session run by a real Harness on
-//     RocksDB, reusing one remote session, and Release archives it;
+//     RocksDB, reusing one remote session, and ReleaseSession archives it;
 //   - against ReplayServer, which answers with Managed Agents events in the SDK's shapes
 //     (testdata/), byte for byte: a stream cut mid-turn (reconnect, listing, dedupe), 429 and 529 with
 //     retry-after, session.error ending in retries_exhausted, an idle with requires_action, a stream
@@ -11,9 +11,12 @@
 //   - everywhere: the API key is sent only as x-api-key, and appears in no tool result and no event
 //     of the calling session.
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <iterator>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -43,6 +46,7 @@
 #include "storage/api_key_store.h"
 #include "storage/rocksdb_session_log.h"
 #include "tests/managed_agents/replay_server.h"
+#include "tests/server/waked_process.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -75,6 +79,19 @@ std::string RunWakectl(const std::string& args, int* code) {
   const int status = ::pclose(pipe);
   *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
+}
+
+// The "id" of the first element of `json`'s "data" list, "" when there is none.
+std::string FirstId(const std::string& json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::dom::array data;
+  std::string_view id;
+  if (parser.parse(json).get(root) != simdjson::SUCCESS || root["data"].get_array().get(data) != simdjson::SUCCESS ||
+      data.size() == 0 || data.at(0)["id"].get_string().get(id) != simdjson::SUCCESS) {
+    return "";
+  }
+  return std::string(id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,9 +157,9 @@ class WakedTest : public ::testing::Test {
     testing::RemoveDir(dir_);
   }
 
-  Client ProbeClient(const std::string& key) {
+  Client ProbeClient(const std::string& key, const std::string& url = "") {
     ClientOptions options;
-    options.base_url = url_;
+    options.base_url = url.empty() ? url_ : url;
     options.api_key = key;
     options.anthropic_version = std::string(kManagedAgentsApiVersion);
     return *Client::Create(options);
@@ -257,7 +274,7 @@ TEST_F(WakedTest, HandDelegatesTasksToWakedAndKeepsTheRemoteSession) {
     return HandPlacement{local_.get(), HandResources{}};
   };
   HandPool pool(pool_options);
-  DelegatingHands routed(hands->get(), &pool);
+  ToolRouter routed({{(*hands)->tool().name, hands->get()}}, &pool);
   HarnessOptions harness_options;
   harness_options.worker_id = "caller";
   Harness harness(log->get(), brain->get(), &routed, harness_options);
@@ -309,7 +326,7 @@ TEST_F(WakedTest, HandDelegatesTasksToWakedAndKeepsTheRemoteSession) {
   // The second task was answered from the remote session's history of the first.
   EXPECT_TRUE(absl::StrContains(texts[2], "You told me: Remember the word lighthouse-42.")) << texts[2];
 
-  // The remote session really ran the command on its hand, and is archived on Release.
+  // The remote session really ran the command on its hand, and is archived on ReleaseSession.
   auto remote_events = engine_->ReadEvents(remote, ReadOptions{});
   ASSERT_TRUE(remote_events.ok()) << remote_events.status();
   bool ran = false;
@@ -319,11 +336,91 @@ TEST_F(WakedTest, HandDelegatesTasksToWakedAndKeepsTheRemoteSession) {
     }
   }
   EXPECT_TRUE(ran);
-  ASSERT_TRUE((*hands)->Release(info.id).ok());
+  ASSERT_TRUE((*hands)->ReleaseSession(info.id).ok());
   EXPECT_EQ((*hands)->RemoteSessionId(info.id), "");
   auto archived = ProbeClient(key_).Get(absl::StrCat("/v1/sessions/", remote));
   ASSERT_TRUE(archived.ok()) << archived.status();
   EXPECT_FALSE(absl::StrContains(*archived, R"("archived_at":null)")) << *archived;
+}
+
+// waked --delegate URL, as a process: it serves `delegate` to its agents with the endpoint's key from
+// its environment (never in an event), a task reaches the remote agent on this fixture's waked, and
+// archiving the calling session archives the remote one. Without a key it refuses to start.
+TEST_F(WakedTest, WakedWithTheDelegateFlagServesTheToolAndArchivesTheRemoteSession) {
+  WriteFile(dir_ + "/caller.json", R"({"turns": [
+    {"text": "Delegating.", "tool_calls": [{"name": "delegate", "input": {"task": "Remember the word lighthouse-42."}}]},
+    {"text": "Done."}
+  ]})");
+  const std::vector<std::string> args = {WAKED_BINARY, "--data", dir_ + "/caller", "--host", "127.0.0.1", "--port", "0",
+                                         "--no-auth", "--no-docker", "--delegate", url_, "--delegate-model",
+                                         absl::StrCat("scripted:", dir_, "/remote.json")};
+  if (std::getenv("WAKE_DELEGATE_API_KEY") == nullptr && std::getenv("ANTHROPIC_API_KEY") == nullptr) {
+    const pid_t keyless = testing::Spawn(args, dir_ + "/keyless.out", dir_ + "/keyless.err");
+    ASSERT_GT(keyless, 0);
+    const std::optional<int> status = testing::WaitExit(keyless, absl::Seconds(60));
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1);
+    std::ifstream err(dir_ + "/keyless.err");
+    const std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(absl::StrContains(text, "WAKE_DELEGATE_API_KEY")) << text;
+  }
+
+  const pid_t pid =
+      testing::Spawn(args, dir_ + "/caller.out", dir_ + "/caller.err", {absl::StrCat("WAKE_DELEGATE_API_KEY=", key_)});
+  ASSERT_GT(pid, 0);
+  std::string error;
+  const std::string caller_url =
+      testing::WaitForUrl(pid, dir_ + "/caller.out", dir_ + "/caller.err", absl::Seconds(60), &error);
+  ASSERT_FALSE(caller_url.empty()) << error;
+  struct Stopper {
+    pid_t pid;
+    ~Stopper() {
+      kill(pid, SIGTERM);
+      if (testing::WaitExit(pid, absl::Seconds(30))) return;
+      kill(pid, SIGKILL);
+      testing::WaitExit(pid, absl::Seconds(10));
+    }
+  } stopper{pid};
+
+  const Client caller = ProbeClient("unused-with-no-auth", caller_url);
+  auto environment = CreateResource(caller, "/v1/environments", R"({"name":"caller","config":{"type":"cloud"}})");
+  ASSERT_TRUE(environment.ok()) << environment.status();
+  auto agent = CreateResource(caller, "/v1/agents",
+                              absl::StrCat(R"({"name":"caller","model":)",
+                                           JsonQuote(absl::StrCat("scripted:", dir_, "/caller.json")),
+                                           R"(,"tools":[{"type":"agent_toolset_20260401"}]})"));
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  auto session = CreateResource(caller, "/v1/sessions",
+                                absl::StrCat(R"({"agent":)", JsonQuote(*agent), R"(,"environment_id":)",
+                                             JsonQuote(*environment), "}"));
+  ASSERT_TRUE(session.ok()) << session.status();
+  TurnOptions turn;
+  turn.timeout = absl::Seconds(60);
+  auto outcome = RunTurn(caller, *session, "Use the delegate.", turn, nullptr);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->stop_reason, "end_turn");
+  EXPECT_EQ(outcome->tools_used, std::vector<std::string>{"delegate"});
+  EXPECT_TRUE(absl::StrContains(outcome->text, "Done.")) << outcome->text;
+
+  // The delegate's result is in the calling session's log; the key is nowhere in it.
+  auto events = caller.Get(absl::StrCat("/v1/sessions/", *session, "/events?limit=1000"));
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_TRUE(absl::StrContains(*events, "Noted.")) << *events;
+  EXPECT_TRUE(absl::StrContains(*events, "tools used: bash")) << *events;
+  EXPECT_FALSE(absl::StrContains(*events, key_));
+
+  // The remote session this fixture's waked ran, still open; archiving the caller archives it.
+  auto remote_sessions = ProbeClient(key_).Get("/v1/sessions");
+  ASSERT_TRUE(remote_sessions.ok()) << remote_sessions.status();
+  const std::string remote = FirstId(*remote_sessions);
+  ASSERT_FALSE(remote.empty()) << *remote_sessions;
+  auto before = ProbeClient(key_).Get(absl::StrCat("/v1/sessions/", remote));
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_TRUE(absl::StrContains(*before, R"("archived_at":null)")) << *before;
+  ASSERT_TRUE(caller.Post(absl::StrCat("/v1/sessions/", *session, "/archive"), "{}").ok());
+  auto after = ProbeClient(key_).Get(absl::StrCat("/v1/sessions/", remote));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_FALSE(absl::StrContains(*after, R"("archived_at":null)")) << *after;
 }
 
 // An Engine serving the delegate tool (EngineOptions::served_tools): its agents see it beside the
@@ -516,7 +613,7 @@ TEST_F(ReplayTest, CompleteTurnIsTheToolResultAndTheSessionIsReused) {
   ASSERT_GE(order.size(), 4u);
   EXPECT_TRUE(absl::StartsWith(order[0], "GET ")) << absl::StrJoin(order, " | ");
   EXPECT_TRUE(absl::StartsWith(order[1], "POST ")) << absl::StrJoin(order, " | ");
-  ASSERT_TRUE(hands->Release("sesn_caller").ok());
+  ASSERT_TRUE(hands->ReleaseSession("sesn_caller").ok());
   EXPECT_EQ(server_.Count("POST", absl::StrCat("/v1/sessions/", kSession, "/archive")), 1);
   ExpectHeaders();
 }

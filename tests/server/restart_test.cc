@@ -47,11 +47,14 @@
 #include "gtest/gtest.h"
 #include "simdjson.h"
 #include "tests/server/http_client.h"
+#include "tests/server/waked_process.h"
 
 namespace wake {
 namespace {
 
 using testing::HttpClient;
+using testing::Spawn;
+using testing::WaitExit;
 using testing::HttpResponse;
 using testing::SseClient;
 using Frames = std::vector<SseClient::Frame>;
@@ -104,37 +107,6 @@ std::string ReadFile(const std::string& path) {
 
 std::string Tail(const std::string& text, size_t n = 3000) { return text.size() > n ? text.substr(text.size() - n) : text; }
 
-// Starts `argv` with stdout to `out` (truncated) and stderr appended to `err`. Everything the child
-// needs is prepared before fork: the test has threads, so the child only calls async-signal-safe
-// functions before exec.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& out, const std::string& err) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (out_fd < 0 || err_fd < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(126);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// Waits up to `timeout` for `pid` to exit; its wait status, or nullopt when it is still running.
-std::optional<int> WaitExit(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    int status = 0;
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0) return std::nullopt;
-    if (absl::Now() > deadline) return std::nullopt;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-}
-
 // One waked process on a data dir.
 class Waked {
  public:
@@ -164,23 +136,12 @@ class Waked {
       *error = "fork failed";
       return "";
     }
-    const absl::Time deadline = absl::Now() + kStartTimeout;
-    while (absl::Now() < deadline) {
-      const std::string text = ReadFile(out);
-      if (const size_t at = text.find("listening on http://"); at != std::string::npos) {
-        const size_t end = text.find(' ', at + 13);
-        if (end != std::string::npos) return text.substr(at + 13, end - at - 13);
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        *error = absl::StrCat("waked exited at start (status ", status, "): ", Tail(ReadFile(err_path())));
-        return "";
-      }
-      absl::SleepFor(absl::Milliseconds(5));
+    const std::string url = testing::WaitForUrl(pid_, out, err_path(), kStartTimeout, error);
+    if (url.empty()) {
+      pid_ = -1;
+      *error = absl::StrCat("waked: ", *error);
     }
-    *error = absl::StrCat("waked printed no URL within ", absl::FormatDuration(kStartTimeout));
-    return "";
+    return url;
   }
 
   // kill -9, and reaps it. False when it had already died (a crash of its own).
