@@ -83,7 +83,10 @@ absl::StatusOr<std::string> ForkSession(SessionLog& log, std::string_view sessio
   info.agent_id = original.agent_id;
   info.agent_version = original.agent_version;
   info.environment_id = original.environment_id;
-  info.metadata = original.metadata;
+  for (auto& kv : original.metadata) {
+    if (kv.first != "forked_from") info.metadata.push_back(std::move(kv));
+  }
+  info.metadata.emplace_back("forked_from", absl::StrCat(ToAbsl(session_id), "#", at_seq));
   info.title = absl::StrCat(original.title.empty() ? std::string(session_id) : original.title, " (fork at #", at_seq, ")");
   return CreateAndFill(log, std::move(info), std::move(events));
 }

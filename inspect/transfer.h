@@ -26,7 +26,8 @@ absl::StatusOr<uint64_t> ExportSession(SessionLog& log, std::string_view session
 absl::StatusOr<std::string> ImportSession(SessionLog& log, std::istream& in, SessionInfo info);
 
 // A new session (titled after the original) whose log is a copy of events 1..at_seq of `session_id`;
-// the original is untouched. OutOfRange when at_seq is 0 or beyond the log. Returns the new id.
+// the original is untouched. The fork keeps the original's metadata, with `forked_from` set to
+// "<session_id>#<at_seq>" (its direct parent, for a fork of a fork), which the console links. OutOfRange when at_seq is 0 or beyond the log. Returns the new id.
 absl::StatusOr<std::string> ForkSession(SessionLog& log, std::string_view session_id, uint64_t at_seq);
 
 // Rewinds a session to event `to_seq`: appends wake.rewound, after which the events from to_seq + 1

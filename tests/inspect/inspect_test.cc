@@ -2,6 +2,7 @@
 // Harness on RocksDB, then reports, checks (clean and damaged on purpose), export/import, fork and
 // replay.
 
+#include <algorithm>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -421,6 +422,18 @@ TEST_F(InspectTest, AForkMidTurnWakesIntoAWellFormedContinuation) {
   ASSERT_TRUE(fork.ok()) << fork.status();
   EXPECT_EQ(Events(*fork).size(), marker_seq);
   EXPECT_EQ(Events(session_).size(), events.size());  // the original is untouched
+  absl::StatusOr<SessionInfo> forked = log_->GetSession(*fork);
+  ASSERT_TRUE(forked.ok()) << forked.status();
+  const std::pair<std::string, std::string> parent{"forked_from", absl::StrCat(session_, "#", marker_seq)};
+  EXPECT_EQ(std::count(forked->metadata.begin(), forked->metadata.end(), parent), 1) << "the console links to it";
+  // A fork of the fork names its direct parent only.
+  absl::StatusOr<std::string> grandchild = ForkSession(*log_, *fork, 1);
+  ASSERT_TRUE(grandchild.ok()) << grandchild.status();
+  absl::StatusOr<SessionInfo> grand = log_->GetSession(*grandchild);
+  ASSERT_TRUE(grand.ok()) << grand.status();
+  const std::pair<std::string, std::string> grand_parent{"forked_from", absl::StrCat(*fork, "#1")};
+  const std::vector<std::pair<std::string, std::string>> only_parent = {grand_parent};
+  EXPECT_EQ(grand->metadata, only_parent);
   EXPECT_EQ(ForkSession(*log_, session_, events.size() + 1).status().code(), absl::StatusCode::kOutOfRange);
 
   // The fork ends on a tool-started marker: a harness recovers the call and finishes the session.
