@@ -421,7 +421,7 @@ class Engine::Impl {
           if (stopping_ || !queue_.empty()) break;
           // Wait for work, or for the next session whose blocking lease expires.
           const absl::Time wake_at = delayed_.empty() ? absl::InfiniteFuture() : delayed_.begin()->first;
-          mu_.AwaitWithDeadline([&] { return stopping_ || !queue_.empty(); }, wake_at);
+          mu_.AwaitWithDeadline([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); }, wake_at);
         }
         if (stopping_) return;
         session = queue_.front();
@@ -550,11 +550,11 @@ class Engine::Impl {
       PromoteDueLocked();
       if (stopping_) return;
       if (!queue_.empty() || !running_.empty()) {
-        mu_.Await([&] { return stopping_ || (queue_.empty() && running_.empty()); });
+        mu_.Await([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || (queue_.empty() && running_.empty()); });
         continue;
       }
       if (delayed_.empty()) return;
-      mu_.AwaitWithDeadline([&] { return stopping_; }, delayed_.begin()->first);
+      mu_.AwaitWithDeadline([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }, delayed_.begin()->first);
     }
   }
 
@@ -565,7 +565,8 @@ class Engine::Impl {
       stopping_ = true;
       mu_.SignalAll();
       // Running turns finish their step; past the grace, they are stopped at the next safe point.
-      mu_.AwaitWithDeadline([&] { return running_.empty(); }, absl::Now() + options_.shutdown_grace);
+      mu_.AwaitWithDeadline([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_.empty(); },
+                            absl::Now() + options_.shutdown_grace);
     }
     stop_.Cancel();
     for (std::thread& t : workers_) t.join();

@@ -263,7 +263,7 @@ double TickStepMs(double total_ms, int target) {
 
 // "250 ms" on short axes; "1.5 s" once the picture spans seconds (trailing zeros dropped).
 std::string TickLabel(double ms, double step_ms, double total_ms) {
-  if (total_ms < 2000) return absl::StrFormat(step_ms >= 1 ? "%.0f ms" : "%.2f ms", ms);
+  if (total_ms < 2000) return step_ms >= 1 ? absl::StrFormat("%.0f ms", ms) : absl::StrFormat("%.2f ms", ms);
   std::string s = absl::StrFormat("%.*f", step_ms >= 1000 ? 0 : step_ms >= 100 ? 1 : 2, ms / 1000);
   if (s.find('.') != std::string::npos) {
     while (s.back() == '0') s.pop_back();

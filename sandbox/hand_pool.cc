@@ -111,7 +111,7 @@ void HandPool::RefillLoop() {
     WarmHands spec;
     {
       MutexLock lock(&mu_);
-      auto deficit = [&] {
+      auto deficit = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         for (size_t i = 0; i < warm_.size(); ++i) {
           if (warm_[i].ready.size() + static_cast<size_t>(warm_[i].provisioning) < warm_[i].spec.spares) {
             index = i;
@@ -120,7 +120,7 @@ void HandPool::RefillLoop() {
         }
         return false;
       };
-      mu_.Await([&] { return stopping_ || deficit(); });
+      mu_.Await([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || deficit(); });
       if (stopping_) return;
       ++warm_[index].provisioning;
       spec = warm_[index].spec;
@@ -133,7 +133,7 @@ void HandPool::RefillLoop() {
       ++stats_.spare_failures;
       if (errors_ != nullptr) errors_->WithLabels({"hand_provision_error"}).Increment();
       // Do not spin on a provider that keeps failing; the session's own call provisions meanwhile.
-      if (mu_.AwaitWithDeadline([&] { return stopping_; }, absl::Now() + options_.warm_retry_after)) return;
+      if (mu_.AwaitWithDeadline([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }, absl::Now() + options_.warm_retry_after)) return;
       continue;
     }
     ++stats_.spares_provisioned;
@@ -158,7 +158,7 @@ absl::StatusOr<std::shared_ptr<Hand>> HandPool::Acquire(const std::string& sessi
     const uint64_t seen = sessions_[session_id].generation;
     // Single flight: while another call provisions this session's hand, wait for its outcome. (The
     // entry is looked up again after waiting: ReleaseSession may have erased it meanwhile.)
-    mu_.Await([&] {
+    mu_.Await([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       auto it = sessions_.find(session_id);
       return it == sessions_.end() || !it->second.provisioning;
     });
@@ -373,7 +373,7 @@ void HandPool::ReaperLoop() {
   while (true) {
     {
       MutexLock lock(&mu_);
-      if (mu_.AwaitWithDeadline([&] { return stopping_; }, absl::Now() + options_.reap_interval)) return;
+      if (mu_.AwaitWithDeadline([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }, absl::Now() + options_.reap_interval)) return;
     }
     ReleaseIdle();
   }

@@ -415,8 +415,9 @@ TEST_F(HarnessTest, CrashAfterEveryAppendResumesCorrectly) {
     }
     const std::vector<ToolCall> calls = hands.calls();
     for (const auto& [key, count] : hands.executions()) {
+      const std::string& call_key = key;  // clang 14 cannot capture a structured binding
       const bool is_read = std::any_of(calls.begin(), calls.end(), [&](const ToolCall& c) {
-        return c.idempotency_key == key && c.name == "read";
+        return c.idempotency_key == call_key && c.name == "read";
       });
       if (!is_read) { EXPECT_EQ(count, 1) << "non-idempotent call ran twice: " << key; }
       EXPECT_LE(count, 2) << key;

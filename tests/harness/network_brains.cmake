@@ -12,7 +12,7 @@ target_link_libraries(wake_fake_model_server
 target_compile_definitions(wake_fake_model_server PRIVATE
   WAKE_MODEL_TESTDATA_DIR="${CMAKE_CURRENT_LIST_DIR}/testdata")
 target_compile_options(wake_fake_model_server PRIVATE ${WAKE_WARNINGS})
-if(WAKE_TSAN)
+if(WAKE_TSAN AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   # g++ 12 warns (-Wtsan) that TSan does not model the std::atomic_thread_fence inside Asio's
   # executor ops; the server never runs an io_context (blocking calls on its own threads only).
   target_compile_options(wake_fake_model_server PRIVATE -Wno-tsan)
