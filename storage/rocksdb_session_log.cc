@@ -23,6 +23,7 @@
 #include "rocksdb/write_batch.h"
 #include "schemas/event_codec.h"
 #include "schemas/ids.h"
+#include "storage/api_key_store.h"
 #include "storage/info_log.h"
 #include "storage/key_encoding.h"
 #include "storage/records.h"
@@ -750,7 +751,10 @@ absl::StatusOr<SessionPage> RocksDbSessionLog::ListSessions(const ListSessionsOp
   for (; it->Valid(); it->Next()) {
     ASSIGN_OR_RETURN(SessionInfo info,
                      DecodeSessionRecord(std::string_view(it->value().data(), it->value().size())));
-    if (!options.workspace_id.empty() && info.workspace_id != options.workspace_id) continue;
+    if (!options.workspace_id.empty() &&
+        (info.workspace_id.empty() ? kDefaultWorkspaceId : std::string_view(info.workspace_id)) != options.workspace_id) {
+      continue;
+    }
     if (!options.status.empty() && info.status != options.status) continue;
     if (!options.include_archived && info.archived_at) continue;
     if (page.sessions.size() == options.limit) {

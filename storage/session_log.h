@@ -91,7 +91,9 @@ struct ReadOptions {
 };
 
 struct ListSessionsOptions {
-  std::string workspace_id;       // empty = every workspace
+  // Empty = every workspace. Sessions stored without one (before workspaces) count as the default
+  // workspace's ("default", as the server sees them too).
+  std::string workspace_id;
   std::string status;             // empty = any status
   bool include_archived = true;
   std::string after_session_id;   // cursor: list sessions created after this one ("" = from start)

@@ -450,6 +450,14 @@ TEST_F(SessionLogTest, ListSessionsPagesInCreationOrder) {
   even.workspace_id = "wrkspc_even";
   even.limit = 100;
   EXPECT_EQ(log_->ListSessions(even)->sessions.size(), 13u);
+  // A session stored without a workspace (before workspaces) is the default workspace's.
+  const std::string unowned = NewSession("");
+  ListSessionsOptions by_default;
+  by_default.workspace_id = "default";
+  auto defaults = log_->ListSessions(by_default);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  ASSERT_EQ(defaults->sessions.size(), 1u);
+  EXPECT_EQ(defaults->sessions[0].id, unowned);
   ListSessionsOptions zero;
   zero.limit = 0;
   EXPECT_TRUE(absl::IsInvalidArgument(log_->ListSessions(zero).status()));
