@@ -405,6 +405,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (!frames.empty()) return WriteChunk(std::move(frames));
     if (ended_) return EndStream();
+    if (keepalive_due_) return SendKeepalive();
     Pump();
   }
 
@@ -442,15 +443,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     keepalive_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
       self->keepalive_due_ = true;
-      if (!self->writing_) self->SendKeepalive();
+      // Not while a read is on the pool either: its events are written when it returns, and two
+      // writes must never be in flight on one socket. (The write's or the read's end sends it.)
+      if (!self->writing_ && !self->reading_) self->SendKeepalive();
       self->ArmKeepalive();
     });
   }
 
   void SendKeepalive() {
     keepalive_due_ = false;
-    if (closed_ || ended_) return;
-    WriteChunk(": keep-alive\n\n");
+    if (closed_ || ended_ || !events_) return;
+    WriteChunk(events_->Keepalive(&ended_));  // may be the last frame (a revoked key)
   }
 
   // A client of an event stream sends nothing more; a read completes only when it goes away.

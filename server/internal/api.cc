@@ -374,28 +374,38 @@ class SessionEventFramer final : public StreamFramer {
 };
 
 // Ends a stream once the API key that opened it stops being accepted (revoked, or the key file
-// became unreadable): checked before each batch of events is framed, which costs one stat() of the
-// key file while it is unchanged. An idle stream learns of a revocation with its next event.
+// became unreadable): checked before each batch of events is framed and at each keepalive (so an idle
+// stream ends within keepalive_interval too), which costs one stat() of the key file while it is
+// unchanged.
 class KeyCheckingFramer final : public StreamFramer {
  public:
   KeyCheckingFramer(std::unique_ptr<StreamFramer> inner, const ApiKeyStore* keys, std::string key)
       : inner_(std::move(inner)), keys_(keys), key_(std::move(key)) {}
 
   std::string Frames(const std::vector<Event>& events, bool* ended) override {
-    if (absl::StatusOr<ApiKeyIdentity> identity = keys_->Check(key_); !identity.ok()) {
-      *ended = true;
-      return inner_->ErrorFrame(absl::IsUnauthenticated(identity.status())
-                                    ? identity.status()
-                                    : absl::Status(identity.status().code(),
-                                                   absl::StrCat("the server cannot check API keys: ",
-                                                                identity.status().message())));
-    }
+    if (std::string refusal = Refusal(ended); !refusal.empty()) return refusal;
     return inner_->Frames(events, ended);
+  }
+  std::string Keepalive(bool* ended) override {
+    if (std::string refusal = Refusal(ended); !refusal.empty()) return refusal;
+    return inner_->Keepalive(ended);
   }
   std::string ErrorFrame(const absl::Status& status) override { return inner_->ErrorFrame(status); }
   std::string Unfinished() override { return inner_->Unfinished(); }
 
  private:
+  // "" while the key is accepted; else the stream's last frame (and *ended set).
+  std::string Refusal(bool* ended) {
+    absl::StatusOr<ApiKeyIdentity> identity = keys_->Check(key_);
+    if (identity.ok()) return "";
+    *ended = true;
+    return inner_->ErrorFrame(absl::IsUnauthenticated(identity.status())
+                                  ? identity.status()
+                                  : absl::Status(identity.status().code(),
+                                                 absl::StrCat("the server cannot check API keys: ",
+                                                              identity.status().message())));
+  }
+
   const std::unique_ptr<StreamFramer> inner_;
   const ApiKeyStore* const keys_;
   const std::string key_;

@@ -52,6 +52,9 @@ class StreamFramer {
   virtual std::string ErrorFrame(const absl::Status& status);
   // For a one-response stream whose wait ran out before its end: the body to answer with.
   virtual std::string Unfinished() { return ""; }
+  // What an SSE stream with nothing to send writes every keepalive_interval: an SSE comment. It may
+  // end the stream instead (sets *ended, returns the stream's last frame).
+  virtual std::string Keepalive(bool* /*ended*/) { return ": keep-alive\n\n"; }
 };
 
 // A live event stream for one client: where the events come from, and how they are framed.
@@ -78,6 +81,7 @@ class EventStream {
   std::string Frames(const std::vector<Event>& events, bool* ended) { return framer_->Frames(events, ended); }
   std::string ErrorFrame(const absl::Status& status) { return framer_->ErrorFrame(status); }
   std::string Unfinished() { return framer_->Unfinished(); }
+  std::string Keepalive(bool* ended) { return framer_->Keepalive(ended); }
   bool one_response() const { return one_response_within_ > absl::ZeroDuration(); }
   absl::Duration one_response_within() const { return one_response_within_; }
 
@@ -115,7 +119,7 @@ struct ApiOptions {
   // workspace's agents, environments, vaults (and their credentials) and sessions (and their events,
   // streams and A2A endpoints): another workspace's id is answered exactly as a missing one (404),
   // lists leave them out. An open event stream ends (an `error` frame, authentication_error) at its
-  // next event once its key is revoked. Unset: one workspace, "default". GET /metrics is the
+  // next event or keepalive once its key is revoked. Unset: one workspace, "default". GET /metrics is the
   // server's, not a workspace's.
   bool require_api_key = false;
   const ApiKeyStore* api_keys = nullptr;

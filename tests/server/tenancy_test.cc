@@ -2,7 +2,8 @@
 // the server on the loopback, libcurl as the client). Every endpoint is crossed both ways: another
 // workspace's ids answer exactly as ids that do not exist (404, the same envelope and message), lists
 // leave them out, and nothing the intruder sends changes the owner's resources. Also: keys are stored
-// hashed, a revoked key is refused on its next request and its open stream ends, and a server without
+// hashed, a revoked key is refused on its next request and its open streams end (at their next event
+// or keepalive), and a server without
 // keys works in the default workspace.
 
 #include <fstream>
@@ -347,6 +348,7 @@ TEST_F(TenancyTest, KeysAreStoredHashedAndRevocationIsImmediate) {
   const std::string key = NewKey("doomed", "team-a");
   const std::string other = NewKey("survivor", "team-a");
   const World a = MakeWorld(key);
+  const World quiet = MakeWorld(key);  // a session nothing happens in after the revocation
 
   // Only the key's SHA-256 is on disk, never the key.
   std::ifstream file(keys_->path());
@@ -364,6 +366,8 @@ TEST_F(TenancyTest, KeysAreStoredHashedAndRevocationIsImmediate) {
   // ApiKeyStore on the same file).
   SseClient stream(client_->base() + "/v1/sessions/" + a.session + "/events/stream", {"x-api-key: " + key});
   ASSERT_EQ(stream.WaitForHead(), 200);
+  SseClient idle(client_->base() + "/v1/sessions/" + quiet.session + "/events/stream", {"x-api-key: " + key});
+  ASSERT_EQ(idle.WaitForHead(), 200);
   ApiKeyStoreOptions operator_options;
   operator_options.data_dir = dir_ + "/data";
   ApiKeyStore operator_keys(operator_options);
@@ -386,6 +390,11 @@ TEST_F(TenancyTest, KeysAreStoredHashedAndRevocationIsImmediate) {
     if (f.event == "error") error_frame = absl::StrContains(f.data, "authentication_error");
   }
   EXPECT_TRUE(error_frame);
+  // A stream with no event to carry ends too, at its next keepalive (every 100 ms here).
+  ASSERT_TRUE(idle.WaitForEnd());
+  ASSERT_FALSE(idle.frames().empty());
+  EXPECT_EQ(idle.frames().back().event, "error");
+  EXPECT_TRUE(absl::StrContains(idle.frames().back().data, "authentication_error")) << idle.frames().back().data;
   // The workspace's other key is unaffected.
   engine_->WaitUntilQuiet();
   EXPECT_EQ(Call(other, "GET", "/v1/sessions/" + a.session).status, 200);
