@@ -12,7 +12,8 @@ build="${WAKE_TSAN_BUILD_DIR:-$root/build-tsan}"
 # streams, the client's resumable streams.
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(base_test storage_test hand_pool_test harness_test engine_test server_test client_test)
-"$root/scripts/setup.sh" clang
+# clang and its sanitizer runtimes (libclang-rt-14-dev, Debian 12's clang 14).
+"$root/scripts/setup.sh" clang libclang-rt-14-dev
 for service in "$root"/scripts/services/*.sh; do
   [ -e "$service" ] && bash "$service"
 done
