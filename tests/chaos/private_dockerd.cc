@@ -67,8 +67,9 @@ absl::StatusOr<std::unique_ptr<PrivateDockerd>> PrivateDockerd::Start(const std:
   if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
   daemon->dir_ = tmpl;
   daemon->socket_ = daemon->dir_ + "/docker.sock";
-  if (Find("dockerd").empty() || Find("containerd").empty()) {
-    return absl::FailedPreconditionError("dockerd or containerd is not installed (scripts/services/docker.sh)");
+  if (Find("dockerd").empty() || Find("containerd").empty() || Find("unshare").empty()) {
+    return absl::FailedPreconditionError(
+        "dockerd, containerd or unshare is not installed (scripts/services/docker.sh; util-linux)");
   }
   if (absl::Status s = daemon->StartContainerd(); !s.ok()) return s;
   if (absl::Status s = daemon->StartDockerd(); !s.ok()) return s;
@@ -112,7 +113,10 @@ absl::Status PrivateDockerd::StartDockerd() {
   if (dockerd_ > 0) return absl::FailedPreconditionError("dockerd is running");
   // A config file of its own: the machine's /etc/docker/daemon.json (hosts, bridge, ...) must not apply.
   std::ofstream(dir_ + "/daemon.json") << "{}\n";
-  dockerd_ = Spawn({Find("dockerd"), "--config-file", dir_ + "/daemon.json", "--host", "unix://" + socket_,
+  // In a network namespace of its own: a dockerd started with --bridge none deletes the host's
+  // docker0 interface (the machine's dockerd's default bridge, which networked hands need), and
+  // its other network settings (ip_forward, iptables) are per namespace too.
+  dockerd_ = Spawn({Find("unshare"), "--net", "--", Find("dockerd"), "--config-file", dir_ + "/daemon.json", "--host", "unix://" + socket_,
                     "--containerd", dir_ + "/containerd.sock",
                     "--data-root", dir_ + "/root", "--exec-root", dir_ + "/exec", "--pidfile", dir_ + "/dockerd.pid",
                     "--bridge", "none", "--iptables=false", "--ip6tables=false"},

@@ -3,8 +3,9 @@
 // touching the machine's dockerd that other tests use at the same time. Everything lives under a
 // temporary directory: dockerd's socket, --data-root, --exec-root and --pidfile, and a containerd
 // of its own (run beside dockerd, as Debian's packaging runs it: killing dockerd leaves containerd
-// and the containers' shims alive, and a restarted dockerd finds them again). No bridge and no
-// iptables rules (hands run with network "none"). The test image is imported into it by
+// and the containers' shims alive, and a restarted dockerd finds them again). dockerd runs in a
+// network namespace of its own (unshare --net), with no bridge and no iptables rules (hands run
+// with network "none"): nothing of the host's network (docker0 above all) is touched. The test image is imported into it by
 // scripts/services/docker.sh pointed at its socket (WAKE_DOCKER_SOCKET).
 //
 // The destructor removes every container, stops both daemons, unmounts what dockerd left mounted
