@@ -73,12 +73,14 @@ bool WaitUntil(F done, absl::Duration timeout) {
 }
 
 // Turn 0 runs the long call the fault cuts off; turn 1 answers after its (failed) result and ends
-// the turn; the second user message gets turn 2, a call on whatever hand the session has now, and
-// turn 3 ends it. `started` is left in the work dir by the first call, so a fresh sandbox is one
-// without it.
+// the turn; each later user message gets a call on whatever hand the session has then (turns 2 and
+// 4) and an answer that ends its turn. `started` is left in the work dir by the first call, so a
+// fresh sandbox is one without it.
 constexpr char kScript[] = R"json({"turns": [
   {"text": "long", "tool_calls": [{"name": "bash", "input": {"command": "echo $$ > started; exec sleep 60"}}]},
   {"text": "the call failed"},
+  {"text": "again", "tool_calls": [{"name": "bash", "input": {"command": "ls; echo fresh-$((40 + 2))"}}]},
+  {"text": "done"},
   {"text": "again", "tool_calls": [{"name": "bash", "input": {"command": "ls; echo fresh-$((40 + 2))"}}]},
   {"text": "done"}
 ]})json";
@@ -185,11 +187,12 @@ class EngineRig {
 
 // The scenario every fault goes through. `in_flight` waits until the session's first call runs its
 // `sleep`; `fault` strikes then; `recover` brings the service back after the turn ended. With
-// `fresh_sandbox`, the second call must run in another sandbox (a new container): the first call's
-// `started` is not there.
+// `fresh_sandbox`, the call after the fault must run in another sandbox (a new container): the
+// first call's `started` is not there. With `call_while_down`, a message comes before `recover`:
+// its call finds no hand to provision and is a tool error too.
 void FaultMidCall(HandProvider* provider, const std::string& backend,
                   const std::function<bool(const std::string& session)>& in_flight, const std::function<void()>& fault,
-                  const std::function<void()>& recover, bool fresh_sandbox) {
+                  const std::function<void()>& recover, bool fresh_sandbox, bool call_while_down = false) {
   EngineRig rig(provider, backend);
   ASSERT_TRUE(rig.ok());
   rig.Send("go");
@@ -213,6 +216,22 @@ void FaultMidCall(HandProvider* provider, const std::string& backend,
   EXPECT_EQ(first.lost[0][0]->hand_id, first_hand);
   EXPECT_TRUE(first.idle[0]);
 
+  size_t next = 1;  // the user message whose call runs on the fresh hand
+  if (call_while_down) {
+    rig.Send("while down");
+    Outcome down = rig.WaitForTurnEnd();
+    EXPECT_FALSE(down.session_error) << "the turn ended in session.error";
+    ASSERT_EQ(down.results[1].size(), 1u);
+    const std::string text = TextOf(*down.results[1][0]);
+    std::fprintf(stderr, "  the call while down: %s\n", text.c_str());
+    EXPECT_TRUE(down.results[1][0]->is_error.value_or(false)) << text;
+    EXPECT_TRUE(absl::StartsWith(text, "The tool could not run: provisioning a hand failed: ")) << text;
+    EXPECT_TRUE(absl::StrContains(text, backend)) << text;
+    EXPECT_TRUE(down.provisioned[1].empty());
+    EXPECT_TRUE(down.idle[1]);
+    next = 2;
+  }
+
   recover();
   if (::testing::Test::HasFatalFailure()) return;
 
@@ -220,17 +239,17 @@ void FaultMidCall(HandProvider* provider, const std::string& backend,
   rig.Send("again");
   Outcome second = rig.WaitForTurnEnd();
   EXPECT_FALSE(second.session_error) << "the turn ended in session.error";
-  ASSERT_EQ(second.results[1].size(), 1u);
-  const Event& worked = *second.results[1][0];
+  ASSERT_EQ(second.results[next].size(), 1u);
+  const Event& worked = *second.results[next][0];
   EXPECT_FALSE(worked.is_error.value_or(false)) << TextOf(worked);
   EXPECT_TRUE(absl::StrContains(TextOf(worked), "fresh-42")) << TextOf(worked);
-  ASSERT_EQ(second.provisioned[1].size(), 1u) << "no hand was provisioned for the next call";
+  ASSERT_EQ(second.provisioned[next].size(), 1u) << "no hand was provisioned for the next call";
   if (fresh_sandbox) {
-    EXPECT_NE(second.provisioned[1][0]->hand_id, first_hand) << "the next call ran in the lost sandbox";
+    EXPECT_NE(second.provisioned[next][0]->hand_id, first_hand) << "the next call ran in the lost sandbox";
     EXPECT_FALSE(absl::StrContains(TextOf(worked), "started")) << "the lost sandbox's file is there: " << TextOf(worked);
   }
-  EXPECT_TRUE(second.lost[1].empty());
-  EXPECT_TRUE(second.idle[1]);
+  EXPECT_TRUE(second.lost[next].empty());
+  EXPECT_TRUE(second.idle[next]);
   const EngineStats stats = rig.engine().stats();
   EXPECT_EQ(stats.hands.lost, 1);
   EXPECT_EQ(stats.wake_errors, 0);
@@ -309,6 +328,14 @@ TEST_P(DockerFaultsTest, DockerdKilledMidCall) {
       [&] { daemon_->KillDockerd(); },
       [&] { ASSERT_TRUE(daemon_->StartDockerd().ok()); },
       /*fresh_sandbox=*/true);
+}
+
+TEST_P(DockerFaultsTest, DockerdKilledMidCallAndStillDownAtTheNextCall) {
+  FaultMidCall(
+      provider_.get(), "docker", [&](const std::string& s) { return SleepRuns(s); },
+      [&] { daemon_->KillDockerd(); },
+      [&] { ASSERT_TRUE(daemon_->StartDockerd().ok()); },
+      /*fresh_sandbox=*/true, /*call_while_down=*/true);
 }
 
 TEST_P(DockerFaultsTest, DockerdRestartedMidCall) {
@@ -459,6 +486,12 @@ TEST_P(SshFaultsTest, SshdKilledMidCall) {
       [&] { RestartSshd(); },
       // The ssh hand is its directory: the fresh hand is a new connection to it.
       /*fresh_sandbox=*/false);
+}
+
+TEST_P(SshFaultsTest, SshdKilledMidCallAndStillDownAtTheNextCall) {
+  FaultMidCall(
+      provider_.get(), "ssh", [&](const std::string& s) { return SleepRuns(s); }, [&] { KillSshd(); },
+      [&] { RestartSshd(); }, /*fresh_sandbox=*/false, /*call_while_down=*/true);
 }
 
 INSTANTIATE_TEST_SUITE_P(HandAgentOrChannel, SshFaultsTest, ::testing::Values(true, false),
