@@ -593,6 +593,7 @@ TEST_F(RestartTest, SessionsSurviveKillNineMidTurn) {
                                           "random", "first call"};
   size_t round = 0;
   const absl::Time kills_started = absl::Now();
+  size_t kills_while_provisioning = 0;
   while (kills_.size() < g_kills && round < MaxRounds()) {
     const std::string& kind = kinds[round++ % kinds.size()];
     const size_t sent = SendToIdleSessions(WorkMessages(), kSessionsPerRound);
@@ -633,6 +634,15 @@ TEST_F(RestartTest, SessionsSurviveKillNineMidTurn) {
     }
     KillAndRestart(kind);
     if (HasFatalFailure()) return;
+    if (kind == "first call") {
+      // Whether the kill came before the new session's hand was provisioned (for docker: while its
+      // container was being created, started or given its agent), as the stream showed it.
+      const Frames& seen = sessions_.back().seen;
+      const bool provisioned = std::any_of(seen.begin(), seen.end(), [](const SseClient::Frame& f) {
+        return f.event == "wake.hand_provisioned";
+      });
+      kills_while_provisioning += provisioned ? 0 : 1;
+    }
   }
   ASSERT_EQ(kills_.size(), g_kills) << "too few rounds had a turn in flight to kill";
   const absl::Duration killing = absl::Now() - kills_started;
@@ -796,10 +806,11 @@ TEST_F(RestartTest, SessionsSurviveKillNineMidTurn) {
   std::fprintf(stderr,
                "%s hands: %zu kills in %.1f s, %d waked starts; %zu sessions, %zu events verified (%zu acknowledged); "
                "%zu bash calls, %zu reported interrupted; %zu model requests without an end (retried), %zu wakes; "
-               "%zu sandboxes, %zu hand_provisioned events (re-attaches included), %zu lost\n",
+               "%zu sandboxes, %zu hand_provisioned events (re-attaches included), %zu lost; %zu kills while a "
+               "new session's first hand was provisioned\n",
                g_backend.c_str(), kills_.size(), absl::ToDoubleSeconds(killing), waked_->starts(), sessions_.size(),
                events_verified, acked_verified, bash_calls, interrupted_tools, retried_model_requests, wakes,
-               sandboxes, provisioned, hands_lost);
+               sandboxes, provisioned, hands_lost, kills_while_provisioning);
   // The kills right after wake.tool_started land while `sleep 0.3` runs, so some call is cut short.
   EXPECT_GE(interrupted_tools, 1u) << "no kill landed while a tool ran";
 
