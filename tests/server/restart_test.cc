@@ -16,7 +16,9 @@
 //    most one;
 //  - `wakectl verify --all` finds nothing wrong with the store afterwards;
 //  - with docker hands, every session kept its one container across the restarts (re-attached, never
-//    lost), and archiving the sessions removed them all: no container of the test's data dir is left.
+//    lost), only one hand agent runs in it at the end (those of the killed waked processes exited
+//    with their connections), and archiving the sessions removed them all: no container of the
+//    test's data dir is left.
 // waked restarts under the same worker id, so the sessions a killed waked was running are taken over
 // at once; each round still puts only a few fresh sessions in flight, so every kill lands in a
 // different mix of phases.
@@ -536,8 +538,10 @@ std::string Script() {
     }
   }
   // The report: the calls file read back from inside the hand (read is idempotent: a crash before
-  // its result re-runs it).
-  turns += R"(,{"text":"report","tool_calls":[{"name":"read","input":{"file_path":"calls.txt"}}]},{"text":"reported"})";
+  // its result re-runs it); in a container also its processes, to count the hand agents.
+  turns += R"(,{"text":"report","tool_calls":[{"name":"read","input":{"file_path":"calls.txt"}})";
+  if (g_backend == "docker") turns += R"(,{"name":"bash","input":{"command":"ps"}})";
+  turns += R"(]},{"text":"reported"})";
   return absl::StrCat(R"({"turns":[)", turns, "]}");
 }
 
@@ -731,11 +735,14 @@ TEST_F(RestartTest, SessionsSurviveKillNineMidTurn) {
     std::map<std::string, int> uses_per_marker;
     std::set<std::string> started;  // tool_use ids with a wake.tool_started marker
     std::string report_use;         // the tool_use id of the report's read
+    std::string ps_use;             // and of its ps (docker)
     std::set<std::string> hand_ids;  // the sandboxes the session's hand_provisioned events name
     for (const LoggedEvent& e : log) {
       if (e.type == "agent.tool_use" && e.name == "read") {
         EXPECT_TRUE(report_use.empty()) << "two report calls in the log";
         report_use = e.id;
+      } else if (e.type == "agent.tool_use" && e.command == "ps") {
+        ps_use = e.id;
       } else if (e.type == "agent.tool_use") {
         const size_t at = e.command.find("call-");
         ASSERT_NE(at, std::string::npos) << e.command;
@@ -770,6 +777,21 @@ TEST_F(RestartTest, SessionsSurviveKillNineMidTurn) {
       results.insert(e.tool_use_id);
     }
     ASSERT_EQ(results.size(), 1u) << "the report call has no result";
+    if (g_backend == "docker") {
+      // The hand agents of the killed waked processes exited with their connections (and killed what
+      // they ran): the container has one, the one that serves the restarted waked.
+      ASSERT_FALSE(ps_use.empty()) << "the session has no ps call";
+      for (const LoggedEvent& e : log) {
+        if (e.type != "agent.tool_result" || e.tool_use_id != ps_use) continue;
+        EXPECT_FALSE(e.is_error) << "ps failed: " << e.text;
+        size_t agents = 0;
+        std::istringstream processes(e.text);
+        for (std::string line; std::getline(processes, line);) agents += absl::StrContains(line, "/.wake-hand-agent") ? 1 : 0;
+        EXPECT_EQ(agents, 1u) << "hand agents in the container:\n" << e.text;
+        results.insert(e.tool_use_id);
+      }
+      ASSERT_EQ(results.size(), 2u) << "the ps call has no result";
+    }
     if (g_backend == "local") {
       // The hand's view and the host's agree.
       std::map<std::string, int> on_disk;
@@ -778,7 +800,7 @@ TEST_F(RestartTest, SessionsSurviveKillNineMidTurn) {
       EXPECT_EQ(on_disk, lines) << "the report and the file on disk differ";
     }
     for (const LoggedEvent& e : log) {
-      if (e.type != "agent.tool_result" || e.tool_use_id == report_use) continue;
+      if (e.type != "agent.tool_result" || e.tool_use_id == report_use || e.tool_use_id == ps_use) continue;
       auto use = marker_of_use.find(e.tool_use_id);
       ASSERT_NE(use, marker_of_use.end()) << "a tool result for no tool call: " << e.tool_use_id;
       EXPECT_TRUE(results.insert(e.tool_use_id).second) << use->second << ": two results for one call";
@@ -797,7 +819,7 @@ TEST_F(RestartTest, SessionsSurviveKillNineMidTurn) {
             << use->second << ": reported interrupted, but the log has no wake.tool_started for it";
       }
     }
-    EXPECT_EQ(results.size(), marker_of_use.size() + 1) << "tool calls without a result";
+    EXPECT_EQ(results.size(), marker_of_use.size() + (g_backend == "docker" ? 2 : 1)) << "tool calls without a result";
     for (const auto& [marker, n] : lines) {
       EXPECT_LE(n, 1) << marker << " ran " << n << " times";
       EXPECT_EQ(uses_per_marker.count(marker), 1u) << marker << " ran but the log has no call for it";
