@@ -13,16 +13,13 @@
 // tests use that one at the same time. The sshd is the test's own (tests/sandbox/ssh_test_server.h).
 
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>

@@ -116,8 +116,8 @@ absl::Status PrivateDockerd::StartDockerd() {
   // In a network namespace of its own: a dockerd started with --bridge none deletes the host's
   // docker0 interface (the machine's dockerd's default bridge, which networked hands need), and
   // its other network settings (ip_forward, iptables) are per namespace too.
-  dockerd_ = Spawn({Find("unshare"), "--net", "--", Find("dockerd"), "--config-file", dir_ + "/daemon.json", "--host", "unix://" + socket_,
-                    "--containerd", dir_ + "/containerd.sock",
+  dockerd_ = Spawn({Find("unshare"), "--net", "--", Find("dockerd"), "--config-file", dir_ + "/daemon.json",
+                    "--host", "unix://" + socket_, "--containerd", dir_ + "/containerd.sock",
                     "--data-root", dir_ + "/root", "--exec-root", dir_ + "/exec", "--pidfile", dir_ + "/dockerd.pid",
                     "--bridge", "none", "--iptables=false", "--ip6tables=false"},
                    dir_ + "/dockerd.out", dir_ + "/dockerd.log");

@@ -5,8 +5,8 @@
 // of its own (run beside dockerd, as Debian's packaging runs it: killing dockerd leaves containerd
 // and the containers' shims alive, and a restarted dockerd finds them again). dockerd runs in a
 // network namespace of its own (unshare --net), with no bridge and no iptables rules (hands run
-// with network "none"): nothing of the host's network (docker0 above all) is touched. The test image is imported into it by
-// scripts/services/docker.sh pointed at its socket (WAKE_DOCKER_SOCKET).
+// with network "none"): nothing of the host's network (docker0 above all) is touched. The test
+// image is imported into it by scripts/services/docker.sh pointed at its socket (WAKE_DOCKER_SOCKET).
 //
 // The destructor removes every container, stops both daemons, unmounts what dockerd left mounted
 // under the directory and removes it. Not thread-safe: one test thread drives it.
