@@ -1,5 +1,7 @@
 #include "sandbox/agent/agent_connection.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -199,6 +201,15 @@ class AgentConnection::Loop {
   }
 
   void Main() {
+    // The stream is a socket or pipe to a daemon, sshd or agent that can die at any moment (a
+    // dockerd killed mid-call): a write to it must fail with EPIPE, not raise SIGPIPE, whose default
+    // action kills the whole process embedding the engine. Blocked on this thread only (KJ writes
+    // with writev, which has no MSG_NOSIGNAL); a SIGPIPE raised here stays pending on it and is
+    // discarded when the thread exits.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     try {
       kj::AsyncIoContext io = kj::setupAsyncIo();
       agent_internal::FdStreamOptions options;

@@ -210,9 +210,11 @@ class AgentChannel {
     return log_;
   }
 
+  // To the socketpair's engine end, which may already be closed (the connection being torn down):
+  // MSG_NOSIGNAL, so that is EPIPE rather than a SIGPIPE that would kill the embedding process.
   static bool WriteAll(int fd, const char* data, size_t n) {
     while (n > 0) {
-      const ssize_t w = ::write(fd, data, n);
+      const ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
       if (w < 0 && errno == EINTR) continue;
       if (w <= 0) return false;
       data += w;
