@@ -15,8 +15,9 @@
 // never read, and `--fast` ordinary subscribers, while `--slow-sends` large user.messages
 // (`--slow-event-bytes`) are sent (the session's turn runs a long tool meanwhile, so no further turn
 // runs). Checked: the ordinary subscribers receive every message, waked closes each stalled stream
-// once a write stalls for its --write-timeout (its log says why), and what the stalled streams cost
-// in memory (the same load on a fresh waked without them is the baseline) stays bounded.
+// once a write stalls for its --write-timeout (its log says why), a subscriber resuming with
+// Last-Event-ID after the first message gets every later one in order, and what the stalled streams
+// cost in memory (the same load on a fresh waked without them is the baseline) stays bounded.
 //
 // Fails (exit 1) on any error, lost or duplicated event, or a peak RSS over the bounds; it never
 // asserts a time (latencies are reported, not checked). Prints one line per figure; bench/README.md
@@ -159,6 +160,9 @@ class Waked {
              Errors* errors) {
     dir_ = dir;
     std::filesystem::create_directories(dir_);
+    // A kept dir's old output would show WaitForUrl the last run's URL before the child truncates it.
+    std::error_code ec;
+    std::filesystem::remove(out(), ec);
     std::vector<std::string> args = {options.waked, "--data", dir_ + "/data", "--host", "127.0.0.1", "--port", "0",
                                      "--no-docker", "--no-auth"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -244,11 +248,18 @@ std::string NewSession(const HttpClient& client, const Fixture& fixture, Errors*
 // One SSE subscriber on a Beast socket. Touched only by the Asio thread, except the atomics.
 class Subscriber : public std::enable_shared_from_this<Subscriber> {
  public:
-  Subscriber(net::io_context& ioc, tcp::endpoint endpoint, std::string session_id, Errors* errors)
-      : socket_(ioc), endpoint_(endpoint), session_id_(std::move(session_id)), errors_(errors) {}
+  // `last_event_id`: resume after that event ("" = from the session's head).
+  Subscriber(net::io_context& ioc, tcp::endpoint endpoint, std::string session_id, std::string last_event_id,
+             Errors* errors)
+      : socket_(ioc),
+        endpoint_(endpoint),
+        session_id_(std::move(session_id)),
+        last_event_id_(std::move(last_event_id)),
+        errors_(errors) {}
 
   void Start() {
     request_ = absl::StrCat("GET /v1/sessions/", session_id_, "/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                            last_event_id_.empty() ? "" : absl::StrCat("Last-Event-ID: ", last_event_id_, "\r\n"),
                             "Accept: text/event-stream\r\n\r\n");
     socket_.async_connect(endpoint_, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->Fail(absl::StrCat("connect: ", ec.message()));
@@ -339,6 +350,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   tcp::socket socket_;
   const tcp::endpoint endpoint_;
   const std::string session_id_;
+  const std::string last_event_id_;
   Errors* const errors_;
   std::string request_;
   beast::flat_buffer buffer_;
@@ -361,9 +373,10 @@ class SubscriberSet {
   SubscriberSet() : work_(net::make_work_guard(ioc_)) {}
   ~SubscriberSet() { Join(); }
 
-  std::shared_ptr<Subscriber> Add(uint16_t port, const std::string& session_id, Errors* errors) {
+  std::shared_ptr<Subscriber> Add(uint16_t port, const std::string& session_id, Errors* errors,
+                                  const std::string& last_event_id = "") {
     auto s = std::make_shared<Subscriber>(ioc_, tcp::endpoint(net::ip::address_v4::loopback(), port), session_id,
-                                          errors);
+                                          last_event_id, errors);
     all_.push_back(s);
     net::post(ioc_, [s] { s->Start(); });
     return s;
@@ -673,6 +686,29 @@ long SlowClients(const Options& o, const std::string& dir, size_t stalled_count,
     errors->Add("the reading subscribers did not receive every message within two minutes of the last send");
   }
   const long rss_loaded = waked.RssMb();
+  // A subscriber that comes back (Last-Event-ID: the first message) reads the whole backlog, in
+  // writes of about 1 MiB (server.h, "Slow clients"): every later message, in order, once.
+  std::vector<std::string> acked_ids;
+  for (const Send& s : sends) {
+    if (!s.id.empty()) acked_ids.push_back(s.id);
+  }
+  if (acked_ids.size() > 1) {
+    SubscriberSet late;
+    std::shared_ptr<Subscriber> resumed = late.Add(waked.port(), session, errors, acked_ids.front());
+    late.Run();
+    const bool all = WaitDelivered({resumed}, [&](const Subscriber&) { return acked_ids.size() - 1; },
+                                   absl::Seconds(120));
+    late.Join();
+    std::vector<std::string> got;
+    for (const auto& [id, at] : resumed->arrivals()) got.push_back(id);
+    const std::vector<std::string> want(acked_ids.begin() + 1, acked_ids.end());
+    std::printf("resumed with Last-Event-ID             %zu of %zu later messages, %s\n", got.size(), want.size(),
+                got == want ? "in order" : "NOT the messages sent, in order");
+    if (!all || got != want) {
+      errors->Add(absl::StrCat("a subscriber resuming after the first message got ", got.size(), " of ", want.size(),
+                               got == want ? "" : " (or not in order)"));
+    }
+  }
   // Every stalled stream is closed by waked once a write has stalled for write_timeout.
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
   size_t timed_out = 0;
@@ -693,8 +729,8 @@ long SlowClients(const Options& o, const std::string& dir, size_t stalled_count,
     if (fd >= 0) close(fd);
   }
   Report(sends, {session}, set.all(), errors);
-  std::printf("waked RSS                              %ld MB before, %ld MB after the sends, %ld MB once the "
-              "stalled streams were closed; peak %ld MB\n",
+  std::printf("waked RSS                              %ld MB before, %ld MB after the sends, %ld MB after the "
+              "resumed reader and the stalled streams' end; peak %ld MB\n",
               rss_before, rss_loaded, rss_after, peak);
   if (peak > static_cast<long>(o.slow_max_rss_mb)) {
     errors->Add(absl::StrCat("waked's peak RSS ", peak, " MB is over the bound of ", o.slow_max_rss_mb, " MB"));
