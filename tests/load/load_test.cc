@@ -160,9 +160,12 @@ class Waked {
              Errors* errors) {
     dir_ = dir;
     std::filesystem::create_directories(dir_);
-    // A kept dir's old output would show WaitForUrl the last run's URL before the child truncates it.
+    // A kept dir starts afresh: its old output would show WaitForUrl the last run's URL before the
+    // child truncates it, its log (appended to) the last run's closed streams, its data old sessions.
     std::error_code ec;
     std::filesystem::remove(out(), ec);
+    std::filesystem::remove(err(), ec);
+    std::filesystem::remove_all(dir_ + "/data", ec);
     std::vector<std::string> args = {options.waked, "--data", dir_ + "/data", "--host", "127.0.0.1", "--port", "0",
                                      "--no-docker", "--no-auth"};
     args.insert(args.end(), extra.begin(), extra.end());
