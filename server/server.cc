@@ -53,8 +53,14 @@ using server_internal::ApiResponse;
 using server_internal::EventStream;
 using server_internal::JsonLog;
 
-// Events a stream reads from its subscription at a time.
+// Events a stream reads from its subscription at a time, at most.
 constexpr size_t kStreamBatch = 256;
+// The frames a stream aims to have in one write. A stream holds no queue: it reads the log only once
+// its previous write is done, so what a client that does not read costs the server is one write of
+// frames (and the kernel's socket buffer) until write_timeout drops it. When events are large, the
+// batch shrinks so that a write stays near this size (never below one event); it grows back when
+// they are small.
+constexpr size_t kStreamWriteBytes = 1024 * 1024;
 // The most a connection reads and discards after refusing a request (see LingerThenClose).
 constexpr size_t kMaxDrainBytes = 64 * 1024 * 1024;
 
@@ -131,7 +137,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   // From any thread.
   void Close() {
-    net::post(tcp_.get_executor(), [self = shared_from_this()] { self->CloseNow(); });
+    net::post(tcp_.get_executor(), [self = shared_from_this()] { self->CloseNow("server stopping"); });
   }
 
  private:
@@ -355,7 +361,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     http::async_write_header(tcp_, *serializer,
                              [self = shared_from_this(), head, serializer](beast::error_code ec, size_t) {
                                self->writing_ = false;
-                               if (ec || self->closed_) return self->CloseNow();
+                               if (ec || self->closed_) return self->CloseNow(WriteFailure(ec));
                                self->WatchPeer();
                                self->ArmKeepalive();
                                self->dirty_ = true;  // send what is already there (a resumed stream)
@@ -375,9 +381,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_ || reading_ || writing_ || !dirty_ || ended_) return;
     dirty_ = false;
     reading_ = true;
-    net::post(core_->blocking, [self = shared_from_this(), events = events_] {
+    net::post(core_->blocking, [self = shared_from_this(), events = events_, limit = batch_limit_] {
       // A past deadline: Next returns what is there without waiting.
-      absl::StatusOr<std::vector<Event>> batch = events->subscription().Next(kStreamBatch, absl::InfinitePast());
+      absl::StatusOr<std::vector<Event>> batch = events->subscription().Next(limit, absl::InfinitePast());
       net::post(self->tcp_.get_executor(), [self, batch = std::move(batch)]() mutable {
         self->OnEvents(std::move(batch));
       });
@@ -388,7 +394,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     reading_ = false;
     if (closed_ || !events_) return;  // no events_: a one-response stream answered meanwhile
     if (!batch.ok()) {
-      if (absl::IsCancelled(batch.status())) return CloseNow();
+      if (absl::IsCancelled(batch.status())) return CloseNow("cancelled");
       core_->log.Write("error", "stream read failed",
                        {{"request_id", request_id_}, {"session", session_id_}, {"error", FromAbsl(batch.status().message())}});
       ended_ = true;
@@ -396,8 +402,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (one_response_) return FinishOneResponse(std::move(report));
       return WriteChunk(std::move(report));
     }
-    if (batch->size() == kStreamBatch) dirty_ = true;  // there may be more already
+    if (batch->size() == batch_limit_) dirty_ = true;  // there may be more already
     std::string frames = events_->Frames(*batch, &ended_);
+    AdjustBatch(batch->size(), frames.size());
     events_sent_ += static_cast<int64_t>(batch->size());
     if (one_response_) {
       if (ended_) return FinishOneResponse(std::move(frames));
@@ -409,13 +416,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Pump();
   }
 
+  // Sizes the next read so that its frames come near kStreamWriteBytes (see there).
+  void AdjustBatch(size_t events, size_t bytes) {
+    if (events == 0) return;
+    if (bytes > kStreamWriteBytes) {
+      batch_limit_ = std::max<size_t>(1, events * kStreamWriteBytes / bytes);
+    } else if (events == batch_limit_ && bytes < kStreamWriteBytes / 2) {
+      batch_limit_ = std::min(kStreamBatch, batch_limit_ * 2);
+    }
+  }
+
   void WriteChunk(std::string data) {
     writing_ = true;
     auto chunk = std::make_shared<std::string>(std::move(data));
     tcp_.expires_after(ToChrono(core_->options.write_timeout));
     auto done = [self = shared_from_this(), chunk](beast::error_code ec, size_t) {
       self->writing_ = false;
-      if (ec || self->closed_) return self->CloseNow();
+      if (ec || self->closed_) return self->CloseNow(WriteFailure(ec));
       if (self->ended_) return self->EndStream();
       if (self->keepalive_due_) return self->SendKeepalive();
       self->Pump();
@@ -429,12 +446,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void EndStream() {
     if (closed_) return;
-    if (version_ == 10) return CloseNow();
+    if (version_ == 10) return CloseNow("ended");
     writing_ = true;
     tcp_.expires_after(ToChrono(core_->options.write_timeout));
     net::async_write(tcp_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code, size_t) {
       self->writing_ = false;
-      self->CloseNow();
+      self->CloseNow("ended");
     });
   }
 
@@ -459,14 +476,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // A client of an event stream sends nothing more; a read completes only when it goes away.
   void WatchPeer() {
     tcp_.socket().async_read_some(net::buffer(peer_buffer_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec || self->closed_) return self->CloseNow();
+      // Aborted while the stream is open: a write timed out and closed the socket; the write's own
+      // handler closes the stream and says so.
+      if (ec == net::error::operation_aborted && !self->closed_) return;
+      if (ec || self->closed_) return self->CloseNow("client went away");
       self->WatchPeer();
     });
   }
 
   // --- closing ------------------------------------------------------------------------------------
 
-  void CloseNow() {
+  // Why a write ended a connection, for the log: a timeout means the client stopped reading.
+  static std::string WriteFailure(beast::error_code ec) {
+    if (ec == beast::error::timeout) return "write timed out: the client does not read (write_timeout)";
+    if (!ec) return "closed";
+    return absl::StrCat("write failed: ", ec.message());
+  }
+
+  // `reason` says in the stream's log line why it ended.
+  void CloseNow(std::string_view reason = "closed") {
     if (closed_) return;
     closed_ = true;
     keepalive_.cancel();
@@ -478,6 +506,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                        {{"request_id", request_id_},
                         {"session", session_id_},
                         {"events", events_sent_},
+                        {"reason", reason},
                         {"seconds", absl::ToDoubleSeconds(absl::Now() - started_)}});
       events_.reset();
     }
@@ -515,6 +544,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool ended_ = false;    // the last frame has been written (or is being written)
   bool keepalive_due_ = false;
   bool one_response_ = false;  // following a one-response stream (keepalive_ is its deadline)
+  size_t batch_limit_ = kStreamBatch;  // events the next read may return (AdjustBatch)
   int64_t events_sent_ = 0;
 };
 

@@ -42,6 +42,16 @@
 // ends after session.status_terminated, with an `event: error` frame on a storage error, or when the
 // client goes away.
 //
+// Slow clients: a stream has no queue of its own. It reads the session's log (from its cursor) only
+// when its previous write is done, so a client that reads slowly only falls behind in the log, which
+// is on disk, and a client that does not read at all holds one write of frames in memory (up to 256
+// events, fewer when they are large: a write aims at about 1 MiB, never less than one event) plus
+// the kernel's socket buffer. No thread waits on it; other streams, of the same session or not, go
+// on. A write that makes no progress for write_timeout closes the stream (the log line "stream
+// closed" says "reason": "write timed out: the client does not read (write_timeout)"); the client
+// loses nothing: it reconnects with Last-Event-ID and reads on from there. The same holds for a
+// plain response a client does not read.
+//
 // Threads: `io_threads` Asio threads do only socket work; every Engine call (appends wait for fsync,
 // reads scan RocksDB) runs on a pool of `blocking_threads`. A stream holds no thread while it waits:
 // the subscription's notifier posts to the connection's strand, and the pool reads what is new.
@@ -91,7 +101,7 @@ struct ServerOptions {
   absl::Duration idle_timeout = absl::Seconds(60);
   absl::Duration read_timeout = absl::Seconds(30);
   // How long writing one response (or one batch of stream frames) may take before the client is
-  // dropped as stalled.
+  // dropped as stalled (see "Slow clients" above).
   absl::Duration write_timeout = absl::Seconds(30);
   absl::Duration keepalive_interval = absl::Seconds(15);  // stream comments
   size_t max_sse_subscribers = 1024;

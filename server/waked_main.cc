@@ -10,11 +10,17 @@
 // (storage/api_key_store.h). --no-auth serves without keys, for a trusted loopback only.
 //
 // usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]
-//              [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]
+//              [--blocking-threads N] [--max-body-bytes N] [--max-streams N] [--write-timeout SECONDS]
+//              [--default-backend NAME] [--no-auth]
 //              [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]
 //              [--hand-agent PATH | --no-hand-agent] [--warm-hands BACKEND=N ...]
 //              [--delegate URL [--delegate-agent ID | --delegate-model NAME [--delegate-system TEXT]]
 //                              [--delegate-environment ID]]
+//
+// --max-streams N caps the event streams open at once (429 past it; ServerOptions::max_sse_subscribers);
+// --write-timeout SECONDS is how long one response or one write of stream frames may wait for a client
+// that does not read before it is dropped (ServerOptions::write_timeout). waked raises its open-file
+// soft limit to the hard limit at start: every connection and stream takes a descriptor.
 //
 // --warm-hands docker=4 keeps 4 provisioned docker hands ready for sessions' first tool calls
 // (sandbox/hand_pool.h); /metrics shows wake_hand_spares_ready{backend} against
@@ -29,6 +35,7 @@
 // ANTHROPIC_API_KEY), never from the command line, where `ps` would show it.
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -63,7 +70,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]\n"
-    "             [--blocking-threads N] [--max-body-bytes N] [--default-backend NAME] [--no-auth]\n"
+    "             [--blocking-threads N] [--max-body-bytes N] [--max-streams N] [--write-timeout SECONDS]\n"
+    "             [--default-backend NAME] [--no-auth]\n"
     "             [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]\n"
     "             [--hand-agent PATH | --no-hand-agent] [--warm-hands BACKEND=N ...]\n"
     "             [--delegate URL [--delegate-agent ID | --delegate-model NAME [--delegate-system TEXT]]\n"
@@ -147,6 +155,24 @@ bool DockerAnswers(const std::string& socket_path) {
   return ok;
 }
 
+// Every event stream and every connection is a file descriptor, and RocksDB keeps its files open:
+// a soft limit of 1024 (a common default) would refuse the 1,000th subscriber. The hard limit is the
+// ceiling the operator set; waked takes all of it and says so when it is still small.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 4096) {
+    std::fprintf(stderr, "waked: the open-file limit is %llu (hard limit); each connection and event stream "
+                 "takes one, so fewer than that can be served at once (raise it with ulimit -Hn)\n",
+                 static_cast<unsigned long long>(limit.rlim_cur));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,6 +204,11 @@ int main(int argc, char** argv) {
       ok = size_flag(&flags.server.blocking_threads) && flags.server.blocking_threads > 0;
     } else if (arg == "--max-body-bytes") {
       ok = size_flag(&flags.server.max_body_bytes) && flags.server.max_body_bytes > 0;
+    } else if (arg == "--max-streams") {
+      ok = size_flag(&flags.server.max_sse_subscribers) && flags.server.max_sse_subscribers > 0;
+    } else if (arg == "--write-timeout") {
+      ok = size_flag(&n) && n > 0;
+      flags.server.write_timeout = absl::Seconds(n);
     } else if (arg == "--default-backend" && value != nullptr) {
       flags.default_backend = argv[++i];
     } else if (arg == "--no-auth") {
@@ -223,6 +254,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  RaiseOpenFileLimit();
 
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
