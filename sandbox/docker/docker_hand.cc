@@ -245,7 +245,20 @@ class DockerProvider : public HandProvider {
       }
     }
     if (!live) return absl::NotFoundError(absl::StrCat("no running docker hand for session ", ToAbsl(session_id)));
-    return MakeHand(live->id, live->work_dir.empty() ? options_.work_dir : live->work_dir);
+    absl::StatusOr<std::unique_ptr<Hand>> hand =
+        MakeHand(live->id, live->work_dir.empty() ? options_.work_dir : live->work_dir);
+    if (hand.ok() || hand.status().code() != absl::StatusCode::kUnavailable) return hand;
+    // The container went away between the listing and now (a removal still under way when the
+    // listing saw it, e.g. one a killed waked started): then the session has no hand to re-attach,
+    // and the pool provisions a new one. Found by ServerRestart.KillNineMidTurnOnDockerHands.
+    absl::StatusOr<std::vector<ListedContainer>> again =
+        List(absl::StrCat(ToAbsl(kSessionLabel), "=", ToAbsl(session_id)));
+    if (!again.ok()) return hand;  // the daemon itself is the trouble: say what failed first
+    for (const ListedContainer& c : *again) {
+      if (c.id == live->id && c.running) return hand;  // still there: a real failure
+    }
+    return absl::NotFoundError(absl::StrCat("the docker hand of session ", ToAbsl(session_id),
+                                            " went away while it was re-attached: ", hand.status().message()));
   }
 
   absl::StatusOr<size_t> ReapExcept(absl::FunctionRef<bool(std::string_view session_id)> keep) override {
