@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "sandbox/agent/agent_connection.h"
@@ -178,7 +179,8 @@ class DockerHand : public Hand {
 // One container from GET /containers/json.
 struct ListedContainer {
   std::string id;
-  int64_t created = 0;
+  int64_t created = 0;                                // seconds, from the listing
+  absl::Time created_precisely = absl::InfinitePast();  // from an inspect, when asked for
   bool running = false;
   std::optional<std::string> session;
   std::string work_dir;
@@ -232,9 +234,16 @@ class DockerProvider : public HandProvider {
     ASSIGN_OR_RETURN(std::vector<ListedContainer> containers,
                      List(absl::StrCat(ToAbsl(kSessionLabel), "=", ToAbsl(session_id))));
     // The newest running one is the session's hand; any other (stopped, or left by a provisioning
-    // that crashed half-way) is removed.
-    std::sort(containers.begin(), containers.end(),
-              [](const ListedContainer& a, const ListedContainer& b) { return a.created > b.created; });
+    // that crashed half-way) is removed. The listing's creation times are whole seconds, and a
+    // waked killed while it provisioned can leave a container its successor's own provisioning
+    // then joins within the same second: with two or more, the daemon's nanosecond times decide,
+    // or the container holding the session's files could be the one removed.
+    if (containers.size() > 1) {
+      for (ListedContainer& c : containers) c.created_precisely = CreatedPrecisely(c.id);
+    }
+    std::sort(containers.begin(), containers.end(), [](const ListedContainer& a, const ListedContainer& b) {
+      return a.created != b.created ? a.created > b.created : a.created_precisely > b.created_precisely;
+    });
     std::optional<ListedContainer> live;
     for (ListedContainer& c : containers) {
       if (c.session != std::string(session_id)) continue;  // the filter said so; be sure
@@ -384,6 +393,24 @@ class DockerProvider : public HandProvider {
     }
     return std::unique_ptr<Hand>(
         std::make_unique<DockerHand>(client_, std::move(id), std::move(work_dir), std::move(primitives)));
+  }
+
+  // When container `id` was created, to the nanosecond (the inspect's "Created"); InfinitePast when
+  // the daemon does not say (then the container counts as the oldest).
+  absl::Time CreatedPrecisely(const std::string& id) const {
+    absl::StatusOr<EngineResponse> response = client_->Call("GET", absl::StrCat("/containers/", id, "/json"));
+    if (!response.ok() || response->status != 200) return absl::InfinitePast();
+    dom::parser parser;
+    simdjson::padded_string padded(response->body);
+    dom::element root;
+    std::string_view created;
+    absl::Time at;
+    std::string error;
+    if (parser.parse(padded).get(root) != simdjson::SUCCESS || root["Created"].get(created) != simdjson::SUCCESS ||
+        !absl::ParseTime(absl::RFC3339_full, ToAbsl(created), &at, &error)) {
+      return absl::InfinitePast();
+    }
+    return at;
   }
 
   // Removes container `id` (forced, with its anonymous volumes): true when this call removed it,
