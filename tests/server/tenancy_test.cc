@@ -231,6 +231,7 @@ class TenancyTest : public ::testing::Test {
     SseClient stream(client_->base() + "/v1/sessions/" + owner.session + "/events/stream",
                      {"x-api-key: " + intruder.key});
     EXPECT_EQ(stream.WaitForHead(), 404);
+    EXPECT_TRUE(stream.WaitForEnd());  // the body may come after the head
     EXPECT_TRUE(absl::StrContains(stream.body(), "not_found_error")) << stream.body();
     stream.Stop();
 
