@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -76,9 +75,30 @@ bool NameSafe(std::string_view s) {
   });
 }
 
-std::string RandomSuffix() {
-  thread_local std::mt19937 rng{std::random_device{}()};
-  return absl::StrCat(absl::Hex(rng() & 0xFFFFFF, absl::kZeroPad6));
+// 64-bit FNV-1a: stable across processes and builds (absl::Hash is not), which a name that a
+// restarted waked must derive again needs.
+uint64_t StableHash(std::string_view bytes, uint64_t hash = 0xcbf29ce484222325ULL) {
+  for (unsigned char c : bytes) hash = (hash ^ c) * 0x100000001b3ULL;
+  return hash;
+}
+
+// The one container name a session's hand has within a provider's scope (its labels): the daemon
+// refuses a second container of that name, so a session never has two hands at once, whatever
+// requests a killed predecessor left in flight. The session id is in it when it is name-safe, for
+// an operator reading `docker ps`; the hash of the scope and the id keeps providers with other
+// labels, sharing a daemon and a session id, apart.
+std::string ContainerName(const std::vector<std::pair<std::string, std::string>>& scope, std::string_view session_id) {
+  std::vector<std::pair<std::string, std::string>> sorted = scope;
+  std::sort(sorted.begin(), sorted.end());
+  uint64_t hash = StableHash(session_id);
+  for (const auto& [key, value] : sorted) {
+    // Lengths first, so that no two different scopes hash the same bytes.
+    hash = StableHash(absl::StrCat(key.size(), ":", key, value.size(), ":", value), hash);
+  }
+  std::string name = "wake-";
+  if (NameSafe(session_id)) absl::StrAppend(&name, ToAbsl(session_id.substr(0, 64)), "-");
+  absl::StrAppend(&name, absl::Hex(hash, absl::kZeroPad16));
+  return name;
 }
 
 absl::Status Unexpected(std::string_view method, const std::string& target) {
@@ -198,26 +218,7 @@ class DockerProvider : public HandProvider {
   absl::StatusOr<std::unique_ptr<Hand>> Provision(std::string_view session_id,
                                                   const HandResources& resources) override {
     RETURN_IF_ERROR(CheckResources(resources));
-    std::string target = "/containers/create";
-    if (NameSafe(session_id)) absl::StrAppend(&target, "?name=wake-", ToAbsl(session_id), "-", RandomSuffix());
-    ASSIGN_OR_RETURN(EngineResponse created, client_->Call("POST", target, CreateBody(session_id, resources)));
-    if (created.status == 404) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "docker image ", options_.image, " is not on the daemon (wake never pulls; build or load it first, e.g. "
-          "scripts/services/docker.sh for the test image): ", DaemonMessage(created)));
-    }
-    if (created.status != 201) return DaemonError("POST", target, created);
-    std::string id;
-    {
-      dom::parser parser;
-      simdjson::padded_string padded(created.body);
-      dom::element root;
-      std::string_view value;
-      if (parser.parse(padded).get(root) != simdjson::SUCCESS || root["Id"].get(value) != simdjson::SUCCESS) {
-        return Unexpected("POST", target);
-      }
-      id = std::string(value);
-    }
+    ASSIGN_OR_RETURN(std::string id, Create(session_id, resources));
     const std::string start = absl::StrCat("/containers/", id, "/start");
     absl::StatusOr<EngineResponse> started = client_->Call("POST", start);
     if (!started.ok() || (started->status != 204 && started->status != 304)) {
@@ -289,6 +290,40 @@ class DockerProvider : public HandProvider {
   }
 
  private:
+  // Creates the session's container under its one name (ContainerName) and returns its id. A
+  // container already holding the name is one no running hand of this process uses: Reattach found
+  // no running container for the session (or the pool wants a fresh hand after a dead one), so it is
+  // what a killed waked left half-made, or a dead hand not yet removed. It is removed and the
+  // create repeated; a removal under way (the daemon answers 409 "in progress") is waited for.
+  absl::StatusOr<std::string> Create(std::string_view session_id, const HandResources& resources) const {
+    const std::string name = ContainerName(options_.labels, session_id);
+    const std::string target = absl::StrCat("/containers/create?name=", name);
+    const std::string body = CreateBody(session_id, resources);
+    constexpr int kAttempts = 20;
+    for (int attempt = 1;; ++attempt) {
+      ASSIGN_OR_RETURN(EngineResponse created, client_->Call("POST", target, body));
+      if (created.status == 404) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "docker image ", options_.image, " is not on the daemon (wake never pulls; build or load it first, e.g. "
+            "scripts/services/docker.sh for the test image): ", DaemonMessage(created)));
+      }
+      if (created.status == 409 && attempt < kAttempts) {
+        ASSIGN_OR_RETURN(bool removed, Remove(name));
+        if (!removed) absl::SleepFor(absl::Milliseconds(50) * attempt);  // gone meanwhile, or removal under way
+        continue;
+      }
+      if (created.status != 201) return DaemonError("POST", target, created);
+      dom::parser parser;
+      simdjson::padded_string padded(created.body);
+      dom::element root;
+      std::string_view value;
+      if (parser.parse(padded).get(root) != simdjson::SUCCESS || root["Id"].get(value) != simdjson::SUCCESS) {
+        return Unexpected("POST", target);
+      }
+      return std::string(value);
+    }
+  }
+
   absl::Status CheckResources(const HandResources& resources) const {
     if (resources.memory_bytes < 0 || resources.pids < 0 || !(resources.cpus >= 0) || !std::isfinite(resources.cpus)) {
       return absl::InvalidArgumentError("hand resources: memory_bytes, cpus and pids must be >= 0");

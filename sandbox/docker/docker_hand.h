@@ -10,6 +10,12 @@
 //               inside the container, both ending as a failed tool call,
 //               labels wake.hand=1 and wake.session=<id>, docker-init as PID 1 and an idle command,
 //               then start it. The daemon creates the work dir (the container's WorkingDir).
+//               The container's name is derived from the session id and the provider's labels
+//               (wake-<id>-<hash>), so the daemon itself keeps a session to one container: a
+//               container a killed process left under that name (half-made, or a dead hand not yet
+//               removed) is removed and the create repeated. Without it, a waked killed while it
+//               provisioned left a create its successor raced, and the session's files could end
+//               up in the container the successor removed.
 //   Agent       with agent_path set, the hand agent (sandbox/agent) is copied into the container
 //               and started as one exec whose attached stream stays open; Run, ReadFile and WriteFile
 //               are then one Cap'n Proto RPC each on that stream (the fast path: about a millisecond

@@ -571,6 +571,62 @@ TEST_F(DockerHandTest, ANewProviderReattachesAfterTheFirstIsGone) {
   EXPECT_EQ(Inspect(dead_id), "");
 }
 
+// A session has one container at most, kept so by the daemon through the container's name: what a
+// killed process left under the session's name (here: a dead hand, and provisionings racing each
+// other, as a crashed waked's in-flight create races its successor's) is replaced, never doubled.
+// Another scope (labels) with the same session id has a container of its own.
+TEST_F(DockerHandTest, ASessionHasOneContainerWhateverWasLeftUnderItsName) {
+  const std::string session_label = absl::StrCat("wake.session=", session_);
+  const std::string first = hand_->id();
+  EXPECT_NE(Inspect(first).find(absl::StrCat("\"Name\":\"/wake-", session_, "-")), std::string::npos) << Inspect(first);
+
+  // A dead hand not yet removed: the next Provision removes it and makes a fresh one.
+  ASSERT_TRUE(KillContainer(first).ok());
+  absl::StatusOr<std::unique_ptr<Hand>> fresh = provider_->Provision(session_, HandResources{});
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_NE((*fresh)->id(), first);
+  EXPECT_EQ(Inspect(first), "");
+  EXPECT_TRUE((*fresh)->Health().ok());
+  EXPECT_EQ(ContainersLabelled(session_label), std::vector<std::string>{(*fresh)->id()});
+  hand_ = *std::move(fresh);
+
+  // The same session id in another scope: its own container, ours untouched.
+  DockerProviderOptions scoped_options = TestOptions();
+  scoped_options.labels.emplace_back("wake.scope", "other-engine");
+  std::unique_ptr<HandProvider> scoped = MakeProvider(scoped_options);
+  ASSERT_NE(scoped, nullptr);
+  absl::StatusOr<std::unique_ptr<Hand>> theirs = scoped->Provision(session_, HandResources{});
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  EXPECT_TRUE(hand_->Health().ok());
+  EXPECT_TRUE((*theirs)->Release().ok());
+
+  // Four provisionings of one session at once, from four providers (four processes, as far as the
+  // daemon can tell): one container is left, and it is one a provisioning returned.
+  std::vector<std::unique_ptr<HandProvider>> providers;
+  for (int i = 0; i < 4; ++i) providers.push_back(MakeProvider());
+  std::vector<absl::StatusOr<std::unique_ptr<Hand>>> made;
+  for (size_t i = 0; i < providers.size(); ++i) made.emplace_back(absl::UnknownError("not run"));
+  {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < providers.size(); ++i) {
+      threads.emplace_back([&, i] { made[i] = providers[i]->Provision(session_, HandResources{}); });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  const std::vector<std::string> left = ContainersLabelled(session_label);
+  ASSERT_EQ(left.size(), 1u);
+  bool returned = false;
+  for (const auto& m : made) returned = returned || (m.ok() && (*m)->id() == left[0]);
+  EXPECT_TRUE(returned) << "the container left is none of those the provisionings returned";
+  EXPECT_EQ(Inspect(hand_->id()), "") << "the earlier hand outlived a new provisioning of its session";
+  for (auto& m : made) {
+    if (m.ok() && (*m)->id() == left[0]) {
+      EXPECT_TRUE((*m)->Health().ok());
+      hand_ = *std::move(m);  // released at the end
+    }
+  }
+}
+
 TEST_F(DockerHandTest, ReapRemovesOnlyTheSessionsNotKept) {
   const std::string doomed_a = NewSessionId(absl::Now());
   const std::string doomed_b = NewSessionId(absl::Now());
