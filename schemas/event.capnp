@@ -142,6 +142,7 @@ struct HandProvisioned {
   handId @0 :Text;
   backend @1 :Text;
   durationUs @2 :Int64;
+  reason @3 :Text;  # "" for a new sandbox, "reattached" or "warm" (a spare from the warm pool)
 }
 struct HandLost {
   handId @0 :Text;

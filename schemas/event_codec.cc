@@ -202,6 +202,7 @@ absl::Status BuildEvent(const Event& e, const Writer& w, schema::Event::Builder 
       b.setHandId(AsText(e.hand_id));
       b.setBackend(AsText(e.hand_backend));
       b.setDurationUs(e.duration_us);
+      b.setReason(AsText(e.reason));
       return absl::OkStatus();
     }
     case EventType::kHandLost: {
@@ -450,6 +451,7 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
       e.hand_id = ToString(b.getHandId());
       e.hand_backend = ToString(b.getBackend());
       e.duration_us = b.getDurationUs();
+      e.reason = ToString(b.getReason());
       return absl::OkStatus();
     }
     case schema::Event::HAND_LOST: {

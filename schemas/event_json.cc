@@ -17,7 +17,7 @@
 //                                        model_usage {input_tokens, output_tokens,
 //                                        cache_creation_input_tokens, cache_read_input_tokens}
 //   wake.tool_started                    tool_use_id, name, idempotency_key
-//   wake.hand_provisioned                hand_id, backend, duration_us
+//   wake.hand_provisioned                hand_id, backend, duration_us[, reason: "reattached" | "warm"]
 //   wake.hand_lost                       hand_id, backend, reason
 //   wake.hand_released                   hand_id, backend
 //   wake.harness_woke                    worker_id, lease_epoch
@@ -460,10 +460,12 @@ absl::Status DecodeBody(const JsonObjectReader& r, Event& e) {
       RETURN_IF_ERROR(StringInto(r, "name", &e.name));
       return StringInto(r, "idempotency_key", &e.idempotency_key);
     case EventType::kHandProvisioned: {
-      RETURN_IF_ERROR(r.ExpectOnly({"type", "id", "processed_at", "hand_id", "backend", "duration_us"}));
+      RETURN_IF_ERROR(r.ExpectOnly({"type", "id", "processed_at", "hand_id", "backend", "duration_us", "reason"}));
       RETURN_IF_ERROR(StringInto(r, "hand_id", &e.hand_id));
       RETURN_IF_ERROR(StringInto(r, "backend", &e.hand_backend));
       ASSIGN_OR_RETURN(e.duration_us, r.NonNegativeInt64("duration_us"));
+      // Absent for a new sandbox (and in exports written before the field existed).
+      if (r.Find("reason")) RETURN_IF_ERROR(StringInto(r, "reason", &e.reason));
       return absl::OkStatus();
     }
     case EventType::kHandLost:
@@ -706,6 +708,7 @@ std::string EncodeEventJson(const Event& e) {
       StringField(out, "hand_id", e.hand_id);
       StringField(out, "backend", e.hand_backend);
       IntField(out, "duration_us", e.duration_us);
+      if (!e.reason.empty()) StringField(out, "reason", e.reason);
       break;
     case EventType::kHandLost:
       StringField(out, "hand_id", e.hand_id);

@@ -68,6 +68,7 @@ const char* const kCanonical[] = {
     R"({"type":"wake.hand_released","id":"sevt_26","hand_id":"hand_1","backend":"local","processed_at":"2025-11-22T11:08:26.123456Z"})",
     R"({"type":"wake.harness_woke","id":"sevt_27","worker_id":"worker-3","lease_epoch":18446744073709551615,"processed_at":"2025-11-22T11:08:26.123456Z"})",
     R"({"type":"wake.rewound","id":"sevt_28","to_seq":12,"processed_at":"2025-11-22T11:08:26.123456Z"})",
+    R"({"type":"wake.hand_provisioned","id":"sevt_29","hand_id":"hand_1","backend":"docker","duration_us":41803,"reason":"reattached","processed_at":"2025-11-22T11:08:26.123456Z"})",
 };
 
 TEST(EventJsonTest, CanonicalDocumentsAreFixedPoints) {

@@ -179,6 +179,13 @@ std::vector<Event> SampleEvents() {
     e.duration_us = 734'512;
   }
   {
+    Event& e = add(EventType::kHandProvisioned);  // an earlier process's sandbox found again
+    e.hand_id = "hand_01JD3Z4V6W8X9Y0ZABCDEFGHJK";
+    e.hand_backend = "docker";
+    e.duration_us = 41'803;
+    e.reason = "reattached";
+  }
+  {
     Event& e = add(EventType::kHandLost);
     e.hand_id = "hand_01JD3Z4V6W8X9Y0ZABCDEFGHJK";
     e.hand_backend = "ssh";
