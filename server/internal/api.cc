@@ -1268,7 +1268,15 @@ class ApiHandler::Call {
     return TimelineSvgResponse(id, events, static_cast<int>(width.value_or(1200)));
   }
 
-  ApiResponse Metrics() {
+  // The server's own figures, every workspace's sessions counted together: an operator's, so only
+  // keys of the default workspace (the operator's; `wakectl keys create` without --workspace) read
+  // them. A tenant's key gets 403, which says which key is needed.
+  absl::StatusOr<ApiResponse> Metrics() {
+    if (workspace_id_ != kDefaultWorkspaceId) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "GET /metrics shows the whole server; it needs a key of the ", ToAbsl(kDefaultWorkspaceId),
+          " (operator) workspace, and this one belongs to workspace ", workspace_id_));
+    }
     ApiResponse response;
     response.body = engine_.metrics().RenderPrometheus();
     response.headers.emplace_back("content-type", std::string(MetricsRegistry::kContentType));

@@ -299,6 +299,16 @@ TEST_F(TenancyTest, EveryEndpointIsSealedBetweenWorkspacesBothWays) {
   ExpectSealedFrom(a, b);
   ExpectSealedFrom(b, a);
 
+  // The metrics count every workspace's sessions: the operator's keys (default workspace) read
+  // them, a tenant's do not.
+  HttpResponse metrics = Call(a.key, "GET", "/metrics");
+  EXPECT_EQ(metrics.status, 403) << metrics.body;
+  EXPECT_EQ(metrics.Str("/error/type"), "permission_error");
+  EXPECT_TRUE(absl::StrContains(metrics.body, "team-a")) << metrics.body;
+  metrics = Call(NewKey("operator", "default"), "GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200) << metrics.body;
+  EXPECT_TRUE(absl::StrContains(metrics.body, "wake_http_requests_total")) << metrics.body;
+
   // Naming another workspace in the SDK's header does not reach it; naming one's own is fine.
   HttpResponse named = client_->Call("GET", "/v1/sessions/" + a.session, "",
                                      {"x-api-key: " + b.key, "anthropic-workspace-id: team-a"});
