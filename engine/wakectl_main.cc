@@ -144,7 +144,7 @@ constexpr CommandHelp kCommandHelp[] = {
     {"sessions ls", R"(usage: wakectl sessions ls [--status S] [--agent ID] [--since T] [--until T] [--workspace W]
                           [--sort created|updated|events|status] [--desc] [--limit N] [--json]
 
-Lists sessions as a table (ID, STATUS, EVENTS, CREATED, UPDATED, AGENT, TITLE; an archived session's
+Lists sessions as a table (ID, STATUS, EVENTS, CREATED, UPDATED, WORKSPACE, AGENT, TITLE; an archived session's
 status has a "*") or, with --json, one JSON object per line. Oldest first unless --sort says otherwise;
 ties keep creation order.
 
@@ -595,6 +595,8 @@ class Wakectl {
     ASSIGN_OR_RETURN_INT(std::vector<SessionInfo> all, ListAll(*log, list));
     std::vector<SessionInfo> sessions;
     for (SessionInfo& s : all) {
+      // Sessions stored before workspaces are the default workspace's (as the server counts them).
+      if (!remote_ && s.workspace_id.empty()) s.workspace_id = std::string(kDefaultWorkspaceId);
       if (SessionMatches(filter, s)) sessions.push_back(std::move(s));
     }
     if (sort || descending) SortSessions(sessions, sort.value_or(SessionSort::kCreated), descending);

@@ -81,17 +81,18 @@ std::string Clock(absl::Time t) { return absl::FormatTime("%Y-%m-%d %H:%M:%S", t
 
 std::string SessionTableHeader() {
   char line[256];
-  std::snprintf(line, sizeof(line), "%-31s %-12s %8s  %-19s  %-19s  %-32s %s", "ID", "STATUS", "EVENTS", "CREATED",
-                "UPDATED", "AGENT", "TITLE");
+  std::snprintf(line, sizeof(line), "%-31s %-12s %8s  %-19s  %-19s  %-16s %-32s %s", "ID", "STATUS", "EVENTS",
+                "CREATED", "UPDATED", "WORKSPACE", "AGENT", "TITLE");
   return line;
 }
 
 std::string SessionTableRow(const SessionInfo& s) {
-  char line[256];
+  char line[512];
   const std::string events = s.next_seq == 0 ? "-" : absl::StrCat(s.next_seq - 1);
-  std::snprintf(line, sizeof(line), "%-31s %-12s %8s  %-19s  %-19s  %-32s ", s.id.c_str(),
-                (s.status + (s.archived_at ? "*" : "")).c_str(), events.c_str(),
-                Clock(s.created_at).c_str(), Clock(s.updated_at).c_str(), s.agent_id.empty() ? "-" : s.agent_id.c_str());
+  std::snprintf(line, sizeof(line), "%-31s %-12s %8s  %-19s  %-19s  %-16s %-32s ", s.id.c_str(),
+                (s.status + (s.archived_at ? "*" : "")).c_str(), events.c_str(), Clock(s.created_at).c_str(),
+                Clock(s.updated_at).c_str(), s.workspace_id.empty() ? "-" : s.workspace_id.c_str(),
+                s.agent_id.empty() ? "-" : s.agent_id.c_str());
   return absl::StrCat(line, s.title);
 }
 
@@ -102,6 +103,12 @@ std::string SessionJsonLine(const SessionInfo& s) {
                                   FormatRfc3339(s.created_at), "\",\"updated_at\":\"", FormatRfc3339(s.updated_at),
                                   "\",\"agent_id\":");
   AppendJsonString(line, s.agent_id);
+  absl::StrAppend(&line, ",\"workspace_id\":");
+  if (s.workspace_id.empty()) {
+    line += "null";
+  } else {
+    AppendJsonString(line, s.workspace_id);
+  }
   absl::StrAppend(&line, ",\"title\":");
   AppendJsonString(line, s.title);
   line += "}";

@@ -33,12 +33,13 @@ absl::StatusOr<SessionSort> ParseSessionSort(std::string_view name);
 void SortSessions(std::vector<SessionInfo>& sessions, SessionSort sort, bool descending);
 
 // A record's next_seq is 0 when the event count is unknown (sessions listed over the API): the table
-// shows "-" and JSON null for it.
+// shows "-" and JSON null for it; the same for an empty workspace_id (the API does not say it: the
+// key decides; a store's sessions from before workspaces are the caller's to show as "default").
 //
 // The table's header and one row (no newline); archived sessions have a "*" after their status.
 std::string SessionTableHeader();
 std::string SessionTableRow(const SessionInfo& session);
-// One JSON object: id, status, archived, events, created_at, updated_at, agent_id, title.
+// One JSON object: id, status, archived, events, created_at, updated_at, agent_id, workspace_id, title.
 std::string SessionJsonLine(const SessionInfo& session);
 
 // Events appended (by processed_at) in the last minute and the last hour before `now`.

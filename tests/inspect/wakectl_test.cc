@@ -120,6 +120,7 @@ class WakectlTest : public ::testing::Test {
     three.id = third_;
     three.title = "third";
     three.agent_id = "agent_beta";
+    three.workspace_id = "team-b";  // the others were stored without one: the default workspace's
     ASSERT_TRUE(log->CreateSession(three).ok());
     ASSERT_TRUE(log->Append(third_, {message(31, EventType::kUserMessage)}, 1, kNoLease).ok());
     clock.Advance(absl::Seconds(30));
@@ -156,16 +157,16 @@ TEST_F(WakectlTest, EventsPrintsOneLinePerEvent) {
 
 // The three sessions of the fixture as table rows and JSON lines.
 constexpr char kHeader[] =
-    "ID                              STATUS         EVENTS  CREATED              UPDATED              AGENT"
+    "ID                              STATUS         EVENTS  CREATED              UPDATED              WORKSPACE        AGENT"
     "                            TITLE\n";
 constexpr char kRow1[] =
-    "sesn_00000000010000000000000001 idle                6  2027-01-15 08:00:00  2027-01-15 08:00:00  -"
+    "sesn_00000000010000000000000001 idle                6  2027-01-15 08:00:00  2027-01-15 08:00:00  default          -"
     "                                golden\n";
 constexpr char kRow2[] =
-    "sesn_00000000010000000000000002 running             3  2027-01-15 09:00:00  2027-01-15 10:00:30  agent_alpha"
+    "sesn_00000000010000000000000002 running             3  2027-01-15 09:00:00  2027-01-15 10:00:30  default          agent_alpha"
     "                      second\n";
 constexpr char kRow3[] =
-    "sesn_00000000010000000000000003 idle                1  2027-01-15 10:00:00  2027-01-15 10:00:00  agent_beta"
+    "sesn_00000000010000000000000003 idle                1  2027-01-15 10:00:00  2027-01-15 10:00:00  team-b           agent_beta"
     "                       third\n";
 
 TEST_F(WakectlTest, SessionsLsFiltersSortsAndPrintsTablesOrJson) {
@@ -176,6 +177,8 @@ TEST_F(WakectlTest, SessionsLsFiltersSortsAndPrintsTablesOrJson) {
   EXPECT_EQ(Wakectl(W("sessions ls --agent agent_alpha")).out, absl::StrCat(kHeader, kRow2));
   EXPECT_EQ(Wakectl(W("sessions ls --agent agent_nobody")).out, kHeader);
   EXPECT_EQ(Wakectl(W("sessions ls --status running")).out, absl::StrCat(kHeader, kRow2));
+  EXPECT_EQ(Wakectl(W("sessions ls --workspace team-b")).out, absl::StrCat(kHeader, kRow3));
+  EXPECT_EQ(Wakectl(W("sessions ls --workspace default")).out, absl::StrCat(kHeader, kRow1, kRow2));
   // Time windows on created_at: RFC 3339, or durations before --now.
   EXPECT_EQ(Wakectl(W("sessions ls --since 2027-01-15T09:00:00Z")).out, absl::StrCat(kHeader, kRow2, kRow3));
   EXPECT_EQ(Wakectl(W("sessions ls --until 2027-01-15T09:00:00Z")).out, absl::StrCat(kHeader, kRow1));
@@ -197,7 +200,7 @@ TEST_F(WakectlTest, SessionsLsFiltersSortsAndPrintsTablesOrJson) {
   EXPECT_EQ(json.out,
             R"({"id":"sesn_00000000010000000000000003","status":"idle","archived":false,"events":1,)"
             R"("created_at":"2027-01-15T10:00:00.000000Z","updated_at":"2027-01-15T10:00:00.000000Z",)"
-            R"("agent_id":"agent_beta","title":"third"})"
+            R"("agent_id":"agent_beta","workspace_id":"team-b","title":"third"})"
             "\n");
 
   // Bad values are usage errors that say what is accepted.
