@@ -174,6 +174,13 @@ class HandProvider {
   // NotFound when there is none (or it is dead: then it is removed first).
   virtual absl::StatusOr<std::unique_ptr<Hand>> Reattach(std::string_view session_id,
                                                          const HandResources& resources) = 0;
+  // Gives `spare`, a hand this provider provisioned under an id of its own (a warm pool's spare), to
+  // `session_id`: afterwards Reattach(session_id) finds it (after a restart too) and ReapExcept
+  // counts it as the session's. Unimplemented (the default) where a backend cannot: the spare still
+  // serves the session, but a later process provisions a new sandbox instead of re-attaching it.
+  virtual absl::Status Adopt(Hand& /*spare*/, std::string_view /*session_id*/) {
+    return absl::UnimplementedError(std::string(backend()) + " hands cannot be given to another session");
+  }
   // Releases every sandbox of this provider whose session `keep` says no to (the sessions were
   // deleted, or their hands idled out while no process was running). Returns how many it released.
   virtual absl::StatusOr<size_t> ReapExcept(absl::FunctionRef<bool(std::string_view session_id)> keep) = 0;

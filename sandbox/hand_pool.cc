@@ -186,6 +186,12 @@ absl::StatusOr<std::shared_ptr<Hand>> HandPool::Acquire(const std::string& sessi
     reattached = made.ok();
     if (!made.ok() && made.status().code() == absl::StatusCode::kNotFound) {
       if (std::unique_ptr<Hand> spare = TakeSpare(*placement); spare != nullptr) {
+        // The spare serves either way; adopted, a later process re-attaches it too.
+        if (absl::Status adopted = placement->provider->Adopt(*spare, session_id);
+            !adopted.ok() && !absl::IsUnimplemented(adopted)) {
+          MutexLock lock(&mu_);
+          ++stats_.adopt_failures;
+        }
         made = std::move(spare);
         warm = true;
       } else {

@@ -18,10 +18,11 @@
 // the way platforms hide a container start; background threads then provision a replacement. A
 // spare is checked with Health() as it is handed out; a dead one is released and discarded, never
 // handed out. Spares belong to no session: they are provisioned under an id of their own
-// ("warm_<id>"), which is what their sandbox stays labelled with after a session took it, so a
-// restarted process does not re-attach a session's hand that came from the pool (it provisions a new
-// one, and the provider's ReapExcept finds the old one as a sandbox of no session). The spares still
-// in the pool are released when the pool is destroyed.
+// ("warm_<id>"); a session that takes one has its provider adopt it (HandProvider::Adopt), so a
+// restarted process re-attaches it like any other (docker: the container is renamed to the session's
+// name). Where a backend cannot adopt (local, ssh), a restarted process provisions a new sandbox for
+// the session and the provider's ReapExcept finds the old one as a sandbox of no session. The spares
+// still in the pool are released when the pool is destroyed.
 //
 // Idempotency: the pool remembers the results of the last `remembered_results` calls of each session
 // by idempotency key, and answers a repeated key with the stored result instead of running again.
@@ -116,6 +117,7 @@ struct HandPoolStats {
   absl::Duration execute_time;    // total over executions
   // The warm pool.
   int64_t warm_hits = 0;            // sessions given a spare (counted in neither provisions nor reattaches)
+  int64_t adopt_failures = 0;       // spares whose provider failed to make them the session's (they served)
   int64_t spares_provisioned = 0;   // spares made
   int64_t spare_failures = 0;       // spare provisionings that failed
   int64_t spares_discarded = 0;     // spares found dead when handed out, released instead

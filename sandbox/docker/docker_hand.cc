@@ -101,6 +101,19 @@ std::string ContainerName(const std::vector<std::pair<std::string, std::string>>
   return name;
 }
 
+// The session whose name (ContainerName) `name` is within `scope`, when it is one: what a warm
+// spare given to a session (renamed, its label still the spare's id) belongs to.
+std::optional<std::string> SessionOfName(const std::vector<std::pair<std::string, std::string>>& scope,
+                                         std::string_view name) {
+  if (!name.empty() && name[0] == '/') name.remove_prefix(1);  // the daemon's form
+  constexpr std::string_view kPrefix = "wake-";
+  constexpr size_t kHashPart = 17;  // "-" and 16 hex digits
+  if (!name.starts_with(kPrefix) || name.size() <= kPrefix.size() + kHashPart) return std::nullopt;
+  const std::string_view session = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kHashPart);
+  if (ContainerName(scope, session) != name) return std::nullopt;  // also when the id was cut to 64
+  return std::string(session);
+}
+
 absl::Status Unexpected(std::string_view method, const std::string& target) {
   return absl::InternalError(absl::StrCat("docker daemon: ", ToAbsl(method), " ",
                                           target.substr(0, target.find('?')), ": unexpected response"));
@@ -202,8 +215,12 @@ struct ListedContainer {
   int64_t created = 0;                                // seconds, from the listing
   absl::Time created_precisely = absl::InfinitePast();  // from an inspect, when asked for
   bool running = false;
-  std::optional<std::string> session;
+  std::optional<std::string> session;  // the wake.session label
+  std::optional<std::string> named_session;  // the session its name says (see SessionOfName)
   std::string work_dir;
+
+  // Whose hand it is: its name says so once a session adopted it (a warm spare), else its label.
+  const std::optional<std::string>& owner() const { return named_session ? named_session : session; }
 };
 
 class DockerProvider : public HandProvider {
@@ -234,6 +251,14 @@ class DockerProvider : public HandProvider {
   absl::StatusOr<std::unique_ptr<Hand>> Reattach(std::string_view session_id, const HandResources&) override {
     ASSIGN_OR_RETURN(std::vector<ListedContainer> containers,
                      List(absl::StrCat(ToAbsl(kSessionLabel), "=", ToAbsl(session_id))));
+    // A warm spare the session adopted carries the spare's label but the session's name.
+    ASSIGN_OR_RETURN(std::vector<ListedContainer> named, List("", ContainerName(options_.labels, session_id)));
+    for (ListedContainer& c : named) {
+      if (c.owner() != std::string(session_id)) continue;
+      if (std::none_of(containers.begin(), containers.end(), [&](const ListedContainer& l) { return l.id == c.id; })) {
+        containers.push_back(std::move(c));
+      }
+    }
     // The newest running one is the session's hand; any other (stopped, or left by a provisioning
     // that crashed half-way) is removed. The listing's creation times are whole seconds, and a
     // waked killed while it provisioned can leave a container its successor's own provisioning
@@ -247,7 +272,7 @@ class DockerProvider : public HandProvider {
     });
     std::optional<ListedContainer> live;
     for (ListedContainer& c : containers) {
-      if (c.session != std::string(session_id)) continue;  // the filter said so; be sure
+      if (c.owner() != std::string(session_id)) continue;  // the filters said so; be sure
       if (c.running && !live) {
         live = std::move(c);
       } else {
@@ -271,13 +296,34 @@ class DockerProvider : public HandProvider {
                                             " went away while it was re-attached: ", hand.status().message()));
   }
 
+  absl::Status Adopt(Hand& spare, std::string_view session_id) override {
+    const std::string name = ContainerName(options_.labels, session_id);
+    const std::string target = absl::StrCat("/containers/", spare.id(), "/rename?name=", name);
+    constexpr int kAttempts = 20;
+    for (int attempt = 1;; ++attempt) {
+      ASSIGN_OR_RETURN(EngineResponse renamed, client_->Call("POST", target));
+      if (renamed.status == 204) return absl::OkStatus();
+      if (renamed.status == 404) {
+        return absl::UnavailableError(absl::StrCat("docker container ", spare.id().substr(0, 12), " no longer exists"));
+      }
+      // Another container holds the name: one the session no longer uses (Reattach found none
+      // running), as in Create.
+      if (renamed.status == 409 && attempt < kAttempts) {
+        ASSIGN_OR_RETURN(bool removed, Remove(name));
+        if (!removed) absl::SleepFor(absl::Milliseconds(50) * attempt);
+        continue;
+      }
+      return DaemonError("POST", target, renamed);
+    }
+  }
+
   absl::StatusOr<size_t> ReapExcept(absl::FunctionRef<bool(std::string_view session_id)> keep) override {
     ASSIGN_OR_RETURN(std::vector<ListedContainer> containers, List());
     size_t released = 0;
     absl::Status first_error;
     for (const ListedContainer& c : containers) {
       // A container labelled as a hand but with no session was not made by a provider: leave it.
-      if (!c.session || keep(*c.session)) continue;
+      if (!c.owner() || keep(*c.owner())) continue;
       absl::StatusOr<bool> removed = Remove(c.id);
       if (!removed.ok()) {
         if (first_error.ok()) first_error = removed.status();
@@ -460,8 +506,8 @@ class DockerProvider : public HandProvider {
   }
 
   // This provider's containers, running or not: those labelled wake.hand=1 and with every one of
-  // options.labels, and `extra_label` ("key=value") when given.
-  absl::StatusOr<std::vector<ListedContainer>> List(const std::string& extra_label = "") const {
+  // options.labels, and `extra_label` ("key=value") and the name `name` when given.
+  absl::StatusOr<std::vector<ListedContainer>> List(const std::string& extra_label = "", const std::string& name = "") const {
     std::vector<std::string> labels = {absl::StrCat(ToAbsl(kHandLabel), "=1")};
     for (const auto& [key, value] : options_.labels) labels.push_back(absl::StrCat(key, "=", value));
     if (!extra_label.empty()) labels.push_back(extra_label);
@@ -470,7 +516,15 @@ class DockerProvider : public HandProvider {
       if (i > 0) filters += ",";
       AppendJsonString(filters, labels[i]);
     }
-    filters += "]}";
+    filters += "]";
+    if (!name.empty()) {
+      // The daemon's name filter is a pattern matched anywhere in the name: anchored, and the
+      // name has only [a-zA-Z0-9_.-] (a "." matches itself too).
+      filters += R"(,"name":[)";
+      AppendJsonString(filters, absl::StrCat("^/", name, "$"));
+      filters += "]";
+    }
+    filters += "}";
     const std::string target = absl::StrCat("/containers/json?all=true&filters=", QueryEscape(filters));
     ASSIGN_OR_RETURN(EngineResponse response, client_->Call("GET", target));
     if (response.status != 200) return DaemonError("GET", target, response);
@@ -496,6 +550,14 @@ class DockerProvider : public HandProvider {
         if (container_labels[kSessionLabel].get(value) == simdjson::SUCCESS) c.session = std::string(value);
         if (container_labels[kWorkDirLabel].get(value) == simdjson::SUCCESS && IsNormalAbsolute(value)) {
           c.work_dir = std::string(value);
+        }
+      }
+      dom::array names;
+      if (item["Names"].get(names) == simdjson::SUCCESS) {
+        for (dom::element n : names) {
+          std::string_view value;
+          if (n.get(value) != simdjson::SUCCESS) continue;
+          if (std::optional<std::string> owner = SessionOfName(options_.labels, value)) c.named_session = std::move(owner);
         }
       }
       out.push_back(std::move(c));

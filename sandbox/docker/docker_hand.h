@@ -33,8 +33,12 @@
 //               written here.
 //   Health      the container's State.Running.
 //   Release     remove the container, forced (idempotent).
-//   Reattach    the running container labelled with the session; stopped ones are removed.
-//   ReapExcept  remove every wake.hand=1 container whose session the predicate rejects.
+//   Reattach    the running container labelled with the session, or named for it (an adopted
+//               spare); stopped ones are removed.
+//   Adopt       a warm spare's container is renamed to the session's name (its label keeps the
+//               spare's id; the name is what counts).
+//   ReapExcept  remove every wake.hand=1 container whose session (its name's, else its label's) the
+//               predicate rejects.
 //
 // The image must already be on the daemon (nothing is ever pulled) and hold /bin/sh, grep, mkdir
 // and sleep (busybox is enough). HandResources::env becomes the container's environment, which every

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "sandbox/docker/docker_hand.h"
 #include "sandbox/docker/internal/engine_client.h"
+#include "sandbox/hand_pool.h"
 #include "sandbox/toolset.h"
 #include "schemas/ids.h"
 #include "simdjson.h"
@@ -625,6 +626,74 @@ TEST_F(DockerHandTest, ASessionHasOneContainerWhateverWasLeftUnderItsName) {
       hand_ = *std::move(m);  // released at the end
     }
   }
+}
+
+// A warm spare, provisioned under an id of its own, adopted by a session: a new provider (a restarted
+// process) re-attaches it with its files, and reaping counts it as the session's, not the spare id's.
+TEST_F(DockerHandTest, AnAdoptedSpareIsReattachedAndReapedAsTheSessions) {
+  const std::string spare_id = absl::StrCat("warm_", NewSessionId(absl::Now()));
+  absl::StatusOr<std::unique_ptr<Hand>> spare = provider_->Provision(spare_id, HandResources{});
+  ASSERT_TRUE(spare.ok()) << spare.status();
+  const std::string session = NewSessionId(absl::Now());
+  ASSERT_TRUE(provider_->Adopt(**spare, session).ok());
+  ASSERT_TRUE((*spare)->WriteFile("state.txt", "kept").ok());
+  const std::string id = (*spare)->id();
+  spare->reset();  // the process "crashes"
+
+  std::unique_ptr<HandProvider> restarted = MakeProvider();
+  absl::StatusOr<std::unique_ptr<Hand>> again = restarted->Reattach(session, HandResources{});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->id(), id);
+  EXPECT_EQ((*again)->ReadFile("state.txt", 100).value_or("?"), "kept");
+  EXPECT_EQ(restarted->Reattach(spare_id, HandResources{}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(Inspect(id).empty()) << "re-attaching the spare id removed the session's container";
+
+  // Kept while its session is; reaped once it is not, whatever its label says.
+  absl::StatusOr<size_t> reaped = restarted->ReapExcept([&](std::string_view s) { return s == session || s == session_; });
+  ASSERT_TRUE(reaped.ok()) << reaped.status();
+  EXPECT_EQ(*reaped, 0u);
+  EXPECT_TRUE((*again)->Health().ok());
+  reaped = restarted->ReapExcept([&](std::string_view s) { return s == session_; });
+  ASSERT_TRUE(reaped.ok()) << reaped.status();
+  EXPECT_EQ(*reaped, 1u);
+  EXPECT_EQ(Inspect(id), "");
+  EXPECT_TRUE(hand_->Health().ok());
+}
+
+// The same through the warm pool: the session's first call takes a spare, and after a "restart"
+// (a new provider) the session's hand is that container again, with its files.
+TEST_F(DockerHandTest, ASessionsHandFromTheWarmPoolSurvivesARestart) {
+  HandPoolOptions options;
+  HandProvider* provider = provider_.get();
+  options.placement = [provider](std::string_view) -> absl::StatusOr<HandPlacement> {
+    HandPlacement placement;
+    placement.provider = provider;
+    return placement;
+  };
+  options.warm.push_back(WarmHands{provider, HandResources{}, 1});
+  const std::string session = NewSessionId(absl::Now());
+  std::string hand_id;
+  {
+    HandPool pool(options);
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (pool.stats().spares_ready != 1 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+    ASSERT_EQ(pool.stats().spares_ready, 1);
+    std::vector<Event> events;
+    absl::StatusOr<ToolResult> r =
+        pool.Execute(session, ToolCall{"bash", R"({"command":"echo warm > f"})", "k1"}, nullptr, &events);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].reason, "warm");
+    hand_id = events[0].hand_id;
+    EXPECT_EQ(pool.stats().adopt_failures, 0);
+    // The pool goes away without releasing the session's hand (its spares it does release).
+  }
+  std::unique_ptr<HandProvider> restarted = MakeProvider();
+  absl::StatusOr<std::unique_ptr<Hand>> again = restarted->Reattach(session, HandResources{});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->id(), hand_id);
+  EXPECT_EQ((*again)->ReadFile("f", 100).value_or("?"), "warm\n");
+  EXPECT_TRUE((*again)->Release().ok());
 }
 
 TEST_F(DockerHandTest, ReapRemovesOnlyTheSessionsNotKept) {
