@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -96,14 +97,26 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   }
   const size_t colon = line.find(':');
   if (colon != std::string_view::npos && absl::EqualsIgnoreCase(ToAbsl(line.substr(0, colon)), "retry-after")) {
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
-    double seconds = 0;
-    // Only the delay-seconds form: an HTTP date would need the clock, and no Anthropic answer uses it.
-    if (absl::SimpleAtod(ToAbsl(value), &seconds) && seconds >= 0) headers->retry_after = absl::Seconds(seconds);
+    headers->retry_after = ParseRetryAfter(line.substr(colon + 1), absl::Now());
   }
   return size * n;
+}
+
+// Sleeps for `delay`, waking every 20 ms to look at `cancel`: false when it was raised (at once).
+bool SleepUnlessCancelled(absl::Duration delay, const CancelToken* cancel) {
+  const absl::Time until = absl::Now() + delay;
+  while (true) {
+    if (cancel != nullptr && cancel->cancelled()) return false;
+    const absl::Duration left = until - absl::Now();
+    if (left <= absl::ZeroDuration()) return true;
+    absl::SleepFor(cancel == nullptr ? left : std::min(left, absl::Milliseconds(20)));
+  }
+}
+
+// libcurl calls this about every 100 ms of a transfer, a quiet one too: a raised token aborts it.
+int AbortWhenCancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancel = static_cast<const CancelToken*>(user);
+  return cancel != nullptr && cancel->cancelled() ? 1 : 0;
 }
 
 bool IsRetryableHttp(long status) { return status == 429 || status == 503 || status == 529; }
@@ -160,13 +173,38 @@ absl::StatusOr<Client> Client::Create(ClientOptions options) {
   return Client(std::move(options));
 }
 
-absl::StatusOr<std::string> Client::Get(std::string_view path) const { return Call("GET", path, ""); }
-absl::StatusOr<std::string> Client::Post(std::string_view path, std::string_view json) const {
-  return Call("POST", path, json);
+std::optional<absl::Duration> ParseRetryAfter(std::string_view value, absl::Time now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' || value.back() == '\t')) {
+    value.remove_suffix(1);
+  }
+  double seconds = 0;
+  if (absl::SimpleAtod(ToAbsl(value), &seconds)) {
+    if (seconds >= 0 && std::isfinite(seconds)) return absl::Seconds(seconds);
+    return std::nullopt;
+  }
+  // An HTTP-date, in its preferred form (RFC 9110 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"); a
+  // moment already past means "now".
+  absl::Time at;
+  std::string error;
+  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", ToAbsl(value), absl::UTCTimeZone(), &at, &error)) {
+    return std::max(at - now, absl::ZeroDuration());
+  }
+  return std::nullopt;
 }
-absl::StatusOr<std::string> Client::Delete(std::string_view path) const { return Call("DELETE", path, ""); }
 
-absl::StatusOr<std::string> Client::Call(std::string_view method, std::string_view path, std::string_view body) const {
+absl::StatusOr<std::string> Client::Get(std::string_view path, const CancelToken* cancel) const {
+  return Call("GET", path, "", cancel);
+}
+absl::StatusOr<std::string> Client::Post(std::string_view path, std::string_view json, const CancelToken* cancel) const {
+  return Call("POST", path, json, cancel);
+}
+absl::StatusOr<std::string> Client::Delete(std::string_view path, const CancelToken* cancel) const {
+  return Call("DELETE", path, "", cancel);
+}
+
+absl::StatusOr<std::string> Client::Call(std::string_view method, std::string_view path, std::string_view body,
+                                         const CancelToken* cancel) const {
   const std::string url = absl::StrCat(options_.base_url, ToAbsl(path));
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<Transfer> t = NewTransfer(options_, method, url, method == "POST");
@@ -184,11 +222,20 @@ absl::StatusOr<std::string> Client::Call(std::string_view method, std::string_vi
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &AppendToString);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
-    if (CURLcode code = curl_easy_perform(c); code != CURLE_OK) return TransferFailed(*t, code, url);
+    if (cancel != nullptr) {
+      curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &AbortWhenCancelled);
+      curl_easy_setopt(c, CURLOPT_XFERINFODATA, cancel);
+      curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
+    const CURLcode code = curl_easy_perform(c);
+    if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError(absl::StrCat(ToAbsl(method), " ", ToAbsl(path), " was cancelled"));
+    if (code != CURLE_OK) return TransferFailed(*t, code, url);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (IsRetryableHttp(status) && attempt < options_.max_retries) {
-      absl::SleepFor(RetryDelay(options_, attempt, headers.retry_after));
+      if (!SleepUnlessCancelled(RetryDelay(options_, attempt, headers.retry_after), cancel)) {
+        return absl::CancelledError(absl::StrCat(ToAbsl(method), " ", ToAbsl(path), " was cancelled while it waited to retry"));
+      }
       continue;
     }
     if (status < 200 || status >= 300) return StatusFromHttp(status, response);
@@ -257,8 +304,9 @@ absl::Status Client::StreamSessionEvents(std::string_view session_id, const Even
     long refused_with = 0;
     absl::Status done = StreamOnce(session_id, stream, on_event, retry_after, refused_with);
     if (refused_with == 0 || attempt >= options_.max_retries) return done;
-    if (stream.cancel != nullptr && stream.cancel->cancelled()) return absl::CancelledError("the stream was cancelled");
-    absl::SleepFor(RetryDelay(options_, attempt, retry_after));
+    if (!SleepUnlessCancelled(RetryDelay(options_, attempt, retry_after), stream.cancel)) {
+      return absl::CancelledError("the stream was cancelled");
+    }
   }
 }
 

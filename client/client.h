@@ -39,7 +39,8 @@ struct ClientOptions {
   // Sent as `anthropic-version` when not empty (Anthropic's API wants it; waked ignores it).
   std::string anthropic_version;
   // Answers 429, 503 and 529 (and a stream refused with one of them before it delivered anything)
-  // are retried up to this many times, after the server's `retry-after` (seconds) when it sends one,
+  // are retried up to this many times, after the server's `retry-after` (seconds or an HTTP-date;
+  // see ParseRetryAfter) when it sends one,
   // else after retry_base_delay doubled per attempt; never longer than max_retry_delay per wait.
   // 0 (the default): no retries, the answer is the caller's.
   int max_retries = 0;
@@ -64,10 +65,11 @@ class Client {
   // InvalidArgument for a base URL that is not http(s)://...
   static absl::StatusOr<Client> Create(ClientOptions options);
 
-  // A JSON request to `path` ("/v1/sessions?limit=5"); the response body on 2xx.
-  absl::StatusOr<std::string> Get(std::string_view path) const;
-  absl::StatusOr<std::string> Post(std::string_view path, std::string_view json) const;
-  absl::StatusOr<std::string> Delete(std::string_view path) const;
+  // A JSON request to `path` ("/v1/sessions?limit=5"); the response body on 2xx. Raising `cancel`
+  // (optional) ends the request, or a wait before a retry, within about 100 ms: Cancelled.
+  absl::StatusOr<std::string> Get(std::string_view path, const CancelToken* cancel = nullptr) const;
+  absl::StatusOr<std::string> Post(std::string_view path, std::string_view json, const CancelToken* cancel = nullptr) const;
+  absl::StatusOr<std::string> Delete(std::string_view path, const CancelToken* cancel = nullptr) const;
 
   // Follows a session's event stream (GET /v1/sessions/{id}/events/stream) from just after the
   // event `after_event_id` ("" = from the session's head when the stream opens). Calls `on_event`
@@ -89,7 +91,8 @@ class Client {
 
  private:
   explicit Client(ClientOptions options) : options_(std::move(options)) {}
-  absl::StatusOr<std::string> Call(std::string_view method, std::string_view path, std::string_view body) const;
+  absl::StatusOr<std::string> Call(std::string_view method, std::string_view path, std::string_view body,
+                                   const CancelToken* cancel) const;
   // One attempt of StreamSessionEvents; `refused_with` is set to a retryable HTTP status (429, 503,
   // 529) the server answered instead of a stream, with its `retry-after`.
   absl::Status StreamOnce(std::string_view session_id, const EventStreamOptions& stream,
@@ -98,6 +101,10 @@ class Client {
 
   ClientOptions options_;
 };
+
+// The wait a `retry-after` header's value asks for at `now`: delay-seconds ("30", "1.5") or an
+// HTTP-date ("Sun, 06 Nov 1994 08:49:37 GMT"; one already past is no wait). nullopt for anything else.
+std::optional<absl::Duration> ParseRetryAfter(std::string_view value, absl::Time now);
 
 // The Status for an HTTP answer outside 2xx with `body` (an error envelope, or anything else).
 absl::Status StatusFromHttp(long http_status, std::string_view body);

@@ -284,7 +284,8 @@ absl::StatusOr<TurnOutcome> RunTurn(const Client& client, std::string_view sessi
   ASSIGN_OR_RETURN(std::string sent,
                    client.Post(absl::StrCat("/v1/sessions/", session, "/events"),
                                absl::StrCat(R"({"events":[{"type":"user.message","content":[{"type":"text","text":)",
-                                            JsonQuote(text), "}]}]}")));
+                                            JsonQuote(text), "}]}]}"),
+                               cancel));
   ASSIGN_OR_RETURN(outcome.message_event_id, StringAt(sent, "/data/0/id"));
 
   auto interrupt = [&] {

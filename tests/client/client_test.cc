@@ -114,6 +114,20 @@ TEST(ClientCreateTest, RefusesAUrlThatIsNotHttp) {
   EXPECT_TRUE(absl::StrContains(client.status().message(), "http://")) << client.status();
 }
 
+TEST(ParseRetryAfterTest, SecondsAndHttpDates) {
+  const absl::Time now = absl::FromUnixSeconds(784'111'777);  // Sun, 06 Nov 1994 08:49:37 GMT
+  EXPECT_EQ(ParseRetryAfter("30", now), absl::Seconds(30));
+  EXPECT_EQ(ParseRetryAfter(" 1.5\r\n", now), absl::Milliseconds(1500));
+  EXPECT_EQ(ParseRetryAfter("0", now), absl::ZeroDuration());
+  EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:50:07 GMT", now), absl::Seconds(30));
+  EXPECT_EQ(ParseRetryAfter(" Sun, 06 Nov 1994 08:49:37 GMT\r\n", now), absl::ZeroDuration());
+  EXPECT_EQ(ParseRetryAfter("Sat, 05 Nov 1994 08:49:37 GMT", now), absl::ZeroDuration()) << "a date past is no wait";
+  EXPECT_EQ(ParseRetryAfter("-5", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("soon", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("inf", now), std::nullopt);
+}
+
 TEST(StatusFromHttpTest, CarriesTheEnvelopesTypeAndMessage) {
   const absl::Status s =
       StatusFromHttp(404, R"({"type":"error","error":{"type":"not_found_error","message":"no session sesn_x"}})");

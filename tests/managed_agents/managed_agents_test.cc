@@ -746,6 +746,35 @@ TEST_F(ReplayTest, CancelStopsTheTurnAndInterruptsTheRemoteSession) {
   EXPECT_EQ(Interrupts(), 1);
 }
 
+// The remote service says to come back in 30 s; the caller cancels meanwhile: the call ends then,
+// without the retry (a wait that ignored the token would send it after 30 s).
+TEST_F(ReplayTest, CancelEndsAWaitBeforeARetry) {
+  const auto turn = TestDataLines("turn.jsonl");
+  CannedResponse overloaded = Json(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})", 529);
+  overloaded.headers = {{"retry-after", "30"}};
+  server_.Add("POST", absl::StrCat("/v1/sessions/", kSession, "/events"), overloaded);
+  Routes(turn);
+  server_.Add("GET", StreamPath(), Stream(Slice(turn, 1, turn.size()), CannedResponse::End::kPinging));
+  auto hands = Hands();
+  CancelToken cancel;
+  std::thread canceller([&] {
+    while (server_.Count("POST", absl::StrCat("/v1/sessions/", kSession, "/events")) == 0) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    absl::SleepFor(absl::Milliseconds(200));  // into the wait
+    cancel.Cancel();
+  });
+  ToolCall call;
+  call.name = "delegate";
+  call.input_json = R"({"task":"Run the tests and report."})";
+  auto result = hands->Execute("sesn_caller", call, &cancel, nullptr);
+  canceller.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->is_error);
+  EXPECT_TRUE(absl::StrContains(ResultText(*result), "cancelled")) << ResultText(*result);
+  EXPECT_EQ(server_.Count("POST", absl::StrCat("/v1/sessions/", kSession, "/events")), 1) << "retried after the cancel";
+}
+
 TEST_F(ReplayTest, KeyEchoedByTheServerIsMaskedAndAMissingKeyIsNamed) {
   // A server that puts the key it was sent in its error message.
   server_.Add("POST", "/v1/environments",
