@@ -215,6 +215,9 @@ struct ListedContainer {
   int64_t created = 0;                                // seconds, from the listing
   absl::Time created_precisely = absl::InfinitePast();  // from an inspect, when asked for
   bool running = false;
+  // Made and never started: a waked killed between its create and its start (or whose start was
+  // still under way in the daemon when it died) left it. Nothing has run in it yet.
+  bool created_only = false;
   std::optional<std::string> session;  // the wake.session label
   std::optional<std::string> named_session;  // the session its name says (see SessionOfName)
   std::string work_dir;
@@ -259,8 +262,8 @@ class DockerProvider : public HandProvider {
         containers.push_back(std::move(c));
       }
     }
-    // The newest running one is the session's hand; any other (stopped, or left by a provisioning
-    // that crashed half-way) is removed. The listing's creation times are whole seconds, and a
+    // The newest running one is the session's hand (else the newest never started, see below); any
+    // other (stopped, or left by a provisioning that crashed half-way) is removed. The listing's creation times are whole seconds, and a
     // waked killed while it provisioned can leave a container its successor's own provisioning
     // then joins within the same second: with two or more, the daemon's nanosecond times decide,
     // or the container holding the session's files could be the one removed.
@@ -270,13 +273,28 @@ class DockerProvider : public HandProvider {
     std::sort(containers.begin(), containers.end(), [](const ListedContainer& a, const ListedContainer& b) {
       return a.created != b.created ? a.created > b.created : a.created_precisely > b.created_precisely;
     });
+    // With none running, the newest never-started one is started and taken rather than removed: its
+    // predecessor's start may still be under way in the daemon, and a removal racing that start ends
+    // as a container that dies under the next waked's re-attach (ServerRestart.KillNineMidTurnOnDockerHands
+    // saw it: a start, then this removal's kill 23 ms later, while the next waked re-attached it).
+    std::optional<size_t> chosen;
+    for (size_t i = 0; i < containers.size() && !chosen; ++i) {
+      if (containers[i].owner() == std::string(session_id) && containers[i].running) chosen = i;
+    }
+    for (size_t i = 0; i < containers.size() && !chosen; ++i) {
+      const ListedContainer& c = containers[i];
+      if (c.owner() != std::string(session_id) || !c.created_only) continue;
+      const std::string start = absl::StrCat("/containers/", c.id, "/start");
+      absl::StatusOr<EngineResponse> started = client_->Call("POST", start);
+      if (started.ok() && (started->status == 204 || started->status == 304)) chosen = i;
+    }
     std::optional<ListedContainer> live;
-    for (ListedContainer& c : containers) {
-      if (c.owner() != std::string(session_id)) continue;  // the filters said so; be sure
-      if (c.running && !live) {
-        live = std::move(c);
+    for (size_t i = 0; i < containers.size(); ++i) {
+      if (containers[i].owner() != std::string(session_id)) continue;  // the filters said so; be sure
+      if (chosen == i) {
+        live = std::move(containers[i]);
       } else {
-        RETURN_IF_ERROR(Remove(c.id).status());
+        RETURN_IF_ERROR(Remove(containers[i].id).status());
       }
     }
     if (!live) return absl::NotFoundError(absl::StrCat("no running docker hand for session ", ToAbsl(session_id)));
@@ -543,7 +561,9 @@ class DockerProvider : public HandProvider {
       if (item["Id"].get(id) != simdjson::SUCCESS) return Unexpected("GET", target);
       c.id = std::string(id);
       if (item["Created"].get(c.created) != simdjson::SUCCESS) c.created = 0;
-      c.running = item["State"].get(state) == simdjson::SUCCESS && state == "running";
+      const bool has_state = item["State"].get(state) == simdjson::SUCCESS;
+      c.running = has_state && state == "running";
+      c.created_only = has_state && state == "created";
       dom::object container_labels;
       if (item["Labels"].get(container_labels) == simdjson::SUCCESS) {
         std::string_view value;

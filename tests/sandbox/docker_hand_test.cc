@@ -628,6 +628,50 @@ TEST_F(DockerHandTest, ASessionHasOneContainerWhateverWasLeftUnderItsName) {
   }
 }
 
+// What a waked killed between its create and its start leaves: the session's container, made and
+// never started. A restarted waked starts it and re-attaches it rather than removing it (a removal
+// raced the dead waked's start still under way in the daemon, and the next re-attach got a container
+// dying under it).
+TEST_F(DockerHandTest, ANeverStartedContainerOfTheSessionIsStartedAndReattached) {
+  // The same create a provider makes, from the inspect of one it made.
+  const std::string inspect = Inspect(hand_->id());
+  dom::parser parser;
+  simdjson::padded_string padded(inspect);
+  dom::element root;
+  ASSERT_EQ(parser.parse(padded).get(root), simdjson::SUCCESS) << inspect;
+  std::string_view name;
+  dom::element config, host_config;
+  ASSERT_EQ(root["Name"].get(name), simdjson::SUCCESS);
+  ASSERT_EQ(root["Config"].get(config), simdjson::SUCCESS);
+  ASSERT_EQ(root["HostConfig"].get(host_config), simdjson::SUCCESS);
+  std::string body = simdjson::minify(config);
+  ASSERT_EQ(body.back(), '}');
+  body.pop_back();
+  absl::StrAppend(&body, R"(,"HostConfig":)", simdjson::minify(host_config), "}");
+  const std::string container_name(name.substr(1));  // the inspect's name has a leading slash
+  ASSERT_TRUE(hand_->Release().ok());
+  hand_.reset();
+
+  absl::StatusOr<EngineResponse> created =
+      Daemon().Call("POST", absl::StrCat("/containers/create?name=", container_name), body);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->status, 201) << created->body;
+  dom::parser created_parser;
+  simdjson::padded_string created_body(created->body);
+  std::string_view created_id;
+  ASSERT_EQ(created_parser.parse(created_body)["Id"].get(created_id), simdjson::SUCCESS);
+  const std::string left(created_id);
+  EXPECT_NE(Inspect(left).find(R"("Status":"created")"), std::string::npos);
+
+  absl::StatusOr<std::unique_ptr<Hand>> reattached = MakeProvider()->Reattach(session_, HandResources{});
+  ASSERT_TRUE(reattached.ok()) << reattached.status();
+  hand_ = *std::move(reattached);
+  EXPECT_EQ(hand_->id(), left);
+  EXPECT_TRUE(hand_->Health().ok());
+  EXPECT_EQ(Shell("echo started").stdout_data, "started\n");
+  EXPECT_EQ(ContainersLabelled(absl::StrCat("wake.session=", session_)), std::vector<std::string>{left});
+}
+
 // A warm spare, provisioned under an id of its own, adopted by a session: a new provider (a restarted
 // process) re-attaches it with its files, and reaping counts it as the session's, not the spare id's.
 TEST_F(DockerHandTest, AnAdoptedSpareIsReattachedAndReapedAsTheSessions) {

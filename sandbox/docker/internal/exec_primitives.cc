@@ -568,7 +568,12 @@ absl::Status CheckEnvironment(const std::vector<std::pair<std::string, std::stri
 
 bool ContainerGone(const EngineResponse& response) {
   const std::string message = DaemonMessage(response);
-  if (response.status == 404) return absl::StartsWith(message, "No such container");
+  if (response.status == 404) {
+    // A live container always has its root: the archive endpoint cannot find "/" only in one whose
+    // filesystem is already torn down by a removal under way.
+    return absl::StartsWith(message, "No such container") ||
+           absl::StartsWith(message, "Could not find the file / in container");
+  }
   if (response.status == 409 || response.status == 500) {
     return absl::StrContains(message, "is not running") || absl::StrContains(message, "is paused") ||
            absl::StrContains(message, "is restarting") || absl::StrContains(message, "is dead") ||
