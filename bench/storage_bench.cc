@@ -120,9 +120,38 @@ bool DropPageCache() {
 // ------------------------------------------------------------------------------------------------
 // Generated events
 
-// Every event's EncodeEventJson form is between these sizes.
+// Every event's EncodeEventJson form is between these sizes, unless WAKE_BENCH_EVENT_BYTES says
+// otherwise ("300" or "300..4096"): the targets are stated for 300 B events, while the default
+// mix is closer to what an agent's session holds.
 constexpr size_t kMinEventJsonBytes = 300;
 constexpr size_t kMaxEventJsonBytes = 4096;
+
+struct EventSizes {
+  size_t min = kMinEventJsonBytes;
+  size_t max = kMaxEventJsonBytes;
+};
+
+// Exits with a message on a malformed value: a benchmark run on the wrong sizes would be worse.
+EventSizes EventSizesFromEnv() {
+  EventSizes sizes;
+  const char* value = std::getenv("WAKE_BENCH_EVENT_BYTES");
+  if (value == nullptr || *value == '\0') return sizes;
+  const std::string_view text(value);
+  const size_t dots = text.find("..");
+  const std::string low(text.substr(0, dots));
+  const std::string high(dots == std::string_view::npos ? low : std::string(text.substr(dots + 2)));
+  char* end = nullptr;
+  sizes.min = std::strtoul(low.c_str(), &end, 10);
+  const bool low_ok = !low.empty() && *end == '\0';
+  sizes.max = std::strtoul(high.c_str(), &end, 10);
+  const bool high_ok = !high.empty() && *end == '\0';
+  // Below ~250 B no tool_result with its ids fits; the generator's payloads are built for up to a few MB.
+  if (!low_ok || !high_ok || sizes.min < 250 || sizes.max < sizes.min || sizes.max > (1u << 20)) {
+    std::fprintf(stderr, "storage_bench: WAKE_BENCH_EVENT_BYTES must be N or MIN..MAX with 250 <= MIN <= MAX <= 1048576, not '%s'\n", value);
+    std::exit(2);
+  }
+  return sizes;
+}
 constexpr uint64_t kEventSeed = 0x77616b65'62656e63;  // "wakebenc"
 constexpr size_t kTemplateCount = 4096;
 constexpr absl::Time kBaseTime = absl::FromUnixSeconds(1'763'800'000);
@@ -249,7 +278,7 @@ std::string BenchSessionId(uint64_t n) { return FormatId(kSessionIdPrefix, Bench
 // [kMinEventJsonBytes, kMaxEventJsonBytes]. Thread-safe after construction (read-only).
 class EventPool {
  public:
-  EventPool() {
+  explicit EventPool(EventSizes sizes) : sizes_(sizes) {
     Rng rng(kEventSeed);
     static constexpr EventType kTurn[] = {
         EventType::kUserMessage,  EventType::kAgentMessage,    EventType::kAgentToolUse,
@@ -258,8 +287,14 @@ class EventPool {
     };
     std::string last_tool_use_id;
     for (size_t i = 0; templates_.size() < kTemplateCount; ++i) {
-      std::optional<Event> event = Generate(rng, kTurn[i % std::size(kTurn)], i, last_tool_use_id);
-      if (!event) continue;  // no fit for this size; the turn moves on, the pool stays deterministic
+      std::optional<Event> event = Generate(rng, sizes_, kTurn[i % std::size(kTurn)], i, last_tool_use_id);
+      if (!event) {  // no fit for this size; the turn moves on, the pool stays deterministic
+        if (i > 64 * kTemplateCount) {
+          std::fprintf(stderr, "storage_bench: no events fit %zu..%zu B JSON\n", sizes_.min, sizes_.max);
+          std::exit(2);
+        }
+        continue;
+      }
       if (event->type == EventType::kAgentToolUse) last_tool_use_id = event->id;
       const size_t bytes = EncodeEventJson(*event).size();
       min_bytes_ = std::min(min_bytes_, bytes);
@@ -292,9 +327,10 @@ class EventPool {
   }
 
  private:
-  // Builds an event of `type` whose JSON is within [kMinEventJsonBytes, target], for a random target.
-  static std::optional<Event> Generate(Rng& rng, EventType type, size_t n, const std::string& tool_use_id) {
-    const size_t target = kMinEventJsonBytes + rng.Below(kMaxEventJsonBytes - kMinEventJsonBytes + 1);
+  // Builds an event of `type` whose JSON is within [sizes.min, target], for a random target.
+  static std::optional<Event> Generate(Rng& rng, EventSizes sizes, EventType type, size_t n,
+                                       const std::string& tool_use_id) {
+    const size_t target = sizes.min + rng.Below(sizes.max - sizes.min + 1);
     Event event;
     event.type = type;
     event.id = FormatId(kEventIdPrefix, BenchIdBytes(kTemplateStream, n));
@@ -349,7 +385,7 @@ class EventPool {
       const size_t bytes = EncodeEventJson(event).size();
       if (bytes > target) {
         len -= std::min(len, bytes - target);
-      } else if (bytes < kMinEventJsonBytes) {
+      } else if (bytes < sizes.min) {
         ++len;
       } else {
         return event;
@@ -358,6 +394,7 @@ class EventPool {
     return std::nullopt;
   }
 
+  const EventSizes sizes_;
   std::vector<Event> templates_;
   size_t min_bytes_ = SIZE_MAX;
   size_t max_bytes_ = 0;
@@ -365,7 +402,7 @@ class EventPool {
 };
 
 const EventPool& Pool() {
-  static const EventPool* const pool = new EventPool;
+  static const EventPool* const pool = new EventPool(EventSizesFromEnv());
   return *pool;
 }
 
