@@ -552,6 +552,10 @@ absl::StatusOr<std::string> EncodeEvent(const Event& event, const EncodeOptions&
   }
 }
 
+absl::Status DecodeEventInto(std::string_view bytes, const BlobGet& get_blob, Event& event) {
+  return DecodeInto(bytes, get_blob, event);
+}
+
 absl::StatusOr<Event> DecodeEvent(std::string_view bytes, const BlobGet& get_blob) {
   // The event is built inside the result and every path returns that one object, so it is never
   // moved (NRVO): an Event is ~600 bytes of strings and replay decodes millions of them.

@@ -39,4 +39,9 @@ absl::StatusOr<std::string> EncodeEvent(const Event& event, const EncodeOptions&
 // crash. A blob reference with no `get_blob` is FailedPrecondition. The result's seq is 0.
 absl::StatusOr<Event> DecodeEvent(std::string_view bytes, const BlobGet& get_blob = {});
 
+// DecodeEvent into `event`, a default-constructed Event the caller owns (a result vector's new last
+// element), so a replay does not move each ~600-byte Event once more. On an error `event` is partly
+// filled: discard it.
+absl::Status DecodeEventInto(std::string_view bytes, const BlobGet& get_blob, Event& event);
+
 }  // namespace wake

@@ -897,14 +897,18 @@ absl::StatusOr<std::vector<Event>> RocksDbSessionLog::Read(std::string_view sess
                                               ", found ", seq));
     }
     ++expected;
-    auto event = DecodeEvent(std::string_view(it->value().data(), it->value().size()), get_blob);
-    if (!event.ok()) {
+    // Decoded in place, as the result's last element: no move of each Event into the vector.
+    Event& event = events.emplace_back();
+    absl::Status decoded = DecodeEventInto(std::string_view(it->value().data(), it->value().size()), get_blob, event);
+    if (!decoded.ok()) {
       return absl::DataLossError(absl::StrCat("event ", seq, " of ", ToAbsl(session_id),
-                                              " cannot be decoded: ", event.status().message()));
+                                              " cannot be decoded: ", decoded.message()));
     }
-    if (!options.types.empty() && !filter[static_cast<int>(event->type)]) continue;
-    event->seq = seq;
-    events.push_back(*std::move(event));
+    if (!options.types.empty() && !filter[static_cast<int>(event.type)]) {
+      events.pop_back();
+      continue;
+    }
+    event.seq = seq;
   }
   RETURN_IF_ERROR(FromRocks(it->status(), absl::StrCat("reading events of ", ToAbsl(session_id))));
   return events;
