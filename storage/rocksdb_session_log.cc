@@ -1127,6 +1127,12 @@ absl::StatusOr<RocksDbStore> OpenRocksDbStore(const RocksDbSessionLogOptions& op
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     t.whole_key_filtering = !prefix_bloom;
     t.cache_index_and_filter_blocks = true;
+    // The events column family is read as whole-session scans, never by point lookups: 32 KiB
+    // blocks (RocksDB's default is 4 KiB) mean fewer reads, index entries and decompressions per
+    // session. Measured (storage_bench): a 1,000-event session loaded after the page cache was
+    // dropped 3.6 -> 2.7 ms (2.2 KB events) and 1.18 -> 0.78 ms (300 B); a 100,000-event read
+    // 0.3 -> 0.45 M events/s; warm reads unchanged.
+    if (prefix_bloom) t.block_size = 32 * 1024;
     return std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(t));
   };
 
