@@ -262,11 +262,14 @@ class DockerProvider : public HandProvider {
         containers.push_back(std::move(c));
       }
     }
+    // The filters said these are the session's; be sure.
+    std::erase_if(containers, [&](const ListedContainer& c) { return c.owner() != std::string(session_id); });
     // The newest running one is the session's hand (else the newest never started, see below); any
-    // other (stopped, or left by a provisioning that crashed half-way) is removed. The listing's creation times are whole seconds, and a
-    // waked killed while it provisioned can leave a container its successor's own provisioning
-    // then joins within the same second: with two or more, the daemon's nanosecond times decide,
-    // or the container holding the session's files could be the one removed.
+    // other (stopped, or left by a provisioning that crashed half-way) is removed. The listing's
+    // creation times are whole seconds, and a waked killed while it provisioned can leave a container
+    // its successor's own provisioning then joins within the same second: with two or more, the
+    // daemon's nanosecond times decide, or the container holding the session's files could be the
+    // one removed.
     if (containers.size() > 1) {
       for (ListedContainer& c : containers) c.created_precisely = CreatedPrecisely(c.id);
     }
@@ -277,24 +280,18 @@ class DockerProvider : public HandProvider {
     // predecessor's start may still be under way in the daemon, and a removal racing that start ends
     // as a container that dies under the next waked's re-attach (ServerRestart.KillNineMidTurnOnDockerHands
     // saw it: a start, then this removal's kill 23 ms later, while the next waked re-attached it).
-    std::optional<size_t> chosen;
-    for (size_t i = 0; i < containers.size() && !chosen; ++i) {
-      if (containers[i].owner() == std::string(session_id) && containers[i].running) chosen = i;
-    }
-    for (size_t i = 0; i < containers.size() && !chosen; ++i) {
-      const ListedContainer& c = containers[i];
-      if (c.owner() != std::string(session_id) || !c.created_only) continue;
-      const std::string start = absl::StrCat("/containers/", c.id, "/start");
-      absl::StatusOr<EngineResponse> started = client_->Call("POST", start);
-      if (started.ok() && (started->status == 204 || started->status == 304)) chosen = i;
+    auto chosen = std::find_if(containers.begin(), containers.end(), [](const ListedContainer& c) { return c.running; });
+    for (auto it = containers.begin(); it != containers.end() && chosen == containers.end(); ++it) {
+      if (!it->created_only) continue;
+      absl::StatusOr<EngineResponse> started = client_->Call("POST", absl::StrCat("/containers/", it->id, "/start"));
+      if (started.ok() && (started->status == 204 || started->status == 304)) chosen = it;
     }
     std::optional<ListedContainer> live;
-    for (size_t i = 0; i < containers.size(); ++i) {
-      if (containers[i].owner() != std::string(session_id)) continue;  // the filters said so; be sure
-      if (chosen == i) {
-        live = std::move(containers[i]);
+    for (auto it = containers.begin(); it != containers.end(); ++it) {
+      if (it == chosen) {
+        live = std::move(*it);
       } else {
-        RETURN_IF_ERROR(Remove(containers[i].id).status());
+        RETURN_IF_ERROR(Remove(it->id).status());
       }
     }
     if (!live) return absl::NotFoundError(absl::StrCat("no running docker hand for session ", ToAbsl(session_id)));

@@ -543,6 +543,11 @@ class ReplayTest : public ::testing::Test {
                 Json(absl::StrCat(R"({"id":")", kSession, R"(","type":"session","archived_at":"2026-11-23T02:00:00Z"})")));
   }
   std::string StreamPath() const { return absl::StrCat("/v1/sessions/", kSession, "/events/stream"); }
+  std::string EventsPath() const { return absl::StrCat("/v1/sessions/", kSession, "/events"); }
+  // Blocks until the hand has sent the remote session its task (a POST of events).
+  void WaitUntilTaskSent() {
+    while (server_.Count("POST", EventsPath()) == 0) absl::SleepFor(absl::Milliseconds(5));
+  }
 
   std::unique_ptr<ManagedAgentsHands> Hands(absl::Duration timeout = absl::Seconds(30)) {
     ManagedAgentsHandOptions options;
@@ -730,9 +735,7 @@ TEST_F(ReplayTest, CancelStopsTheTurnAndInterruptsTheRemoteSession) {
   CancelToken cancel;
   // The caller's user.interrupt, once the task was sent.
   std::thread interrupter([&] {
-    while (server_.Count("POST", absl::StrCat("/v1/sessions/", kSession, "/events")) == 0) {
-      absl::SleepFor(absl::Milliseconds(5));
-    }
+    WaitUntilTaskSent();
     cancel.Cancel();
   });
   ToolCall call;
@@ -752,15 +755,13 @@ TEST_F(ReplayTest, CancelEndsAWaitBeforeARetry) {
   const auto turn = TestDataLines("turn.jsonl");
   CannedResponse overloaded = Json(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})", 529);
   overloaded.headers = {{"retry-after", "30"}};
-  server_.Add("POST", absl::StrCat("/v1/sessions/", kSession, "/events"), overloaded);
+  server_.Add("POST", EventsPath(), overloaded);
   Routes(turn);
   server_.Add("GET", StreamPath(), Stream(Slice(turn, 1, turn.size()), CannedResponse::End::kPinging));
   auto hands = Hands();
   CancelToken cancel;
   std::thread canceller([&] {
-    while (server_.Count("POST", absl::StrCat("/v1/sessions/", kSession, "/events")) == 0) {
-      absl::SleepFor(absl::Milliseconds(5));
-    }
+    WaitUntilTaskSent();
     absl::SleepFor(absl::Milliseconds(200));  // into the wait
     cancel.Cancel();
   });
@@ -772,7 +773,7 @@ TEST_F(ReplayTest, CancelEndsAWaitBeforeARetry) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->is_error);
   EXPECT_TRUE(absl::StrContains(ResultText(*result), "cancelled")) << ResultText(*result);
-  EXPECT_EQ(server_.Count("POST", absl::StrCat("/v1/sessions/", kSession, "/events")), 1) << "retried after the cancel";
+  EXPECT_EQ(server_.Count("POST", EventsPath()), 1) << "retried after the cancel";
 }
 
 TEST_F(ReplayTest, KeyEchoedByTheServerIsMaskedAndAMissingKeyIsNamed) {
