@@ -79,6 +79,10 @@ TEST_P(DockerConfinementTest, AContainerHasNoPrivilegesCapabilitiesOrHostMounts)
 
   // Inside: no effective, permitted or bounding capability; no_new_privs set; the limits' cgroup.
   RunOutcome status = MustRun(**hand, "grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs):' /proc/self/status");
+  if (GetParam()) {
+    // Through the hand agent, a command is the OOM killer's first choice, not the agent.
+    EXPECT_EQ(MustRun(**hand, "cat /proc/self/oom_score_adj").stdout_data, "1000\n");
+  }
   EXPECT_TRUE(absl::StrContains(status.stdout_data, "CapEff:\t0000000000000000")) << status.stdout_data;
   EXPECT_TRUE(absl::StrContains(status.stdout_data, "CapPrm:\t0000000000000000")) << status.stdout_data;
   EXPECT_TRUE(absl::StrContains(status.stdout_data, "CapBnd:\t0000000000000000")) << status.stdout_data;

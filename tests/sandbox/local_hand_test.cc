@@ -89,6 +89,15 @@ TEST_F(LocalHandTest, TheEnvironmentIsCleanOfTheEngines) {
   ::unsetenv("WAKE_ENGINE_ONLY_SECRET");
 }
 
+// A tool that runs the machine out of memory is what the OOM killer takes, not the engine.
+TEST_F(LocalHandTest, ToolsAreTheOomKillersFirstChoice) {
+  RunRequest score;
+  score.argv = {"cat", "/proc/self/oom_score_adj"};
+  absl::StatusOr<RunOutcome> out = hand_->Run(score, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->stdout_data, "1000\n");
+}
+
 TEST_F(LocalHandTest, AReleasedHandKillsItsRunningProcesses) {
   absl::StatusOr<RunOutcome> outcome;
   std::thread runner([&] {
