@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "base/huge_pages.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/sync.h"
@@ -908,10 +909,12 @@ absl::StatusOr<std::vector<Event>> RocksDbSessionLog::Read(std::string_view sess
   std::vector<Event> events;
   if (options.limit == 0) return events;
   const uint64_t from = std::max<uint64_t>(options.from_seq, 1);
-  // The record knows the head: size the result once instead of growing it (an Event is ~600 bytes).
+  // The record knows the head: size the result once instead of growing it (an Event is ~600 bytes),
+  // in huge pages when it is big (100,000 events at 300 B: 1.0 -> 1.6 M events/s, storage_bench).
   ASSIGN_OR_RETURN(SessionInfo info, DecodeSessionRecord(record));
   if (options.types.empty() && info.next_seq > from) {
     events.reserve(std::min<uint64_t>(options.limit, info.next_seq - from));
+    AdviseHugePages(events.data(), events.capacity() * sizeof(Event));
   }
   const std::string start = EventKey(session, from);
   const std::string end = EventKey(session, UINT64_MAX);
