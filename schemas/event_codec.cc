@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <vector>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -486,21 +487,58 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
 }
 
 // DecodeEvent, filling an Event the caller owns (see DecodeEvent for why).
+// `bytes` as 8-byte aligned words: in place when they already are, else a copy. RocksDB values rarely
+// are aligned (a memtable entry's value follows its key and two varints; a block packs its values),
+// so nearly every event read from the log is copied: into this thread's scratch buffer rather than a
+// fresh allocation per event, since a replay decodes millions (a 1,000-event read ~4 % faster). A
+// decode nested inside another on the same thread (none today) gets a buffer of its own.
+class AlignedWords {
+ public:
+  explicit AlignedWords(std::string_view bytes) {
+    if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
+      words_ = reinterpret_cast<const capnp::word*>(bytes.data());
+      return;
+    }
+    std::vector<capnp::word>& buffer = scratch_in_use_ ? own_ : scratch_;
+    owns_scratch_ = !scratch_in_use_;
+    scratch_in_use_ = true;
+    const size_t count = (bytes.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word);
+    if (buffer.size() < count) buffer.resize(count);
+    std::memcpy(buffer.data(), bytes.data(), bytes.size());
+    words_ = buffer.data();
+  }
+  ~AlignedWords() {
+    if (!owns_scratch_) return;
+    scratch_in_use_ = false;
+    // An unusually large event does not pin its buffer for the thread's lifetime.
+    if (scratch_.capacity() > kKeptWords) std::vector<capnp::word>().swap(scratch_);
+  }
+  AlignedWords(const AlignedWords&) = delete;
+  AlignedWords& operator=(const AlignedWords&) = delete;
+
+  const capnp::word* words() const { return words_; }
+
+ private:
+  static constexpr size_t kKeptWords = 8 * 1024;  // 64 KiB
+  static thread_local std::vector<capnp::word> scratch_;
+  static thread_local bool scratch_in_use_;
+
+  const capnp::word* words_ = nullptr;
+  bool owns_scratch_ = false;
+  std::vector<capnp::word> own_;
+};
+thread_local std::vector<capnp::word> AlignedWords::scratch_;
+thread_local bool AlignedWords::scratch_in_use_ = false;
+
 absl::Status DecodeInto(std::string_view bytes, const BlobGet& get_blob, Event& event) {
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
     return absl::DataLossError(
         absl::StrCat("event record of ", bytes.size(), " bytes is not a whole number of 8-byte words"));
   }
   const size_t word_count = bytes.size() / sizeof(capnp::word);
-  // Cap'n Proto reads words in place, so the buffer must be 8-byte aligned. RocksDB values often are
-  // (they come from malloc) but are not guaranteed to be; copy only when needed.
-  kj::Array<capnp::word> aligned_copy;
-  const capnp::word* words = reinterpret_cast<const capnp::word*>(bytes.data());
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
-    aligned_copy = kj::heapArray<capnp::word>(word_count);
-    std::memcpy(aligned_copy.begin(), bytes.data(), bytes.size());
-    words = aligned_copy.begin();
-  }
+  // Cap'n Proto reads words in place, so the buffer must be 8-byte aligned.
+  AlignedWords aligned(bytes);
+  const capnp::word* words = aligned.words();
 
   capnp::ReaderOptions options;
   // Reading every field of a well-formed event once touches about as many words as the message has.

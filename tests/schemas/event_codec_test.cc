@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 
@@ -93,15 +94,21 @@ Event BigToolEvent(size_t payload_size) {
   return e;
 }
 
-TEST(EventCodecTest, LargePayloadsGoToTheBlobStore) {
-  std::map<std::string, std::string> store;
+// Payloads of 1,000 bytes or more go to `store`, under "blob-<n>".
+EncodeOptions BlobsInto(std::map<std::string, std::string>& store) {
   EncodeOptions options;
   options.blob_threshold = 1000;
-  options.put_blob = [&](std::string_view payload) -> absl::StatusOr<std::string> {
+  options.put_blob = [&store](std::string_view payload) -> absl::StatusOr<std::string> {
     std::string ref = absl::StrCat("blob-", store.size());
     store[ref] = std::string(payload);
     return ref;
   };
+  return options;
+}
+
+TEST(EventCodecTest, LargePayloadsGoToTheBlobStore) {
+  std::map<std::string, std::string> store;
+  const EncodeOptions options = BlobsInto(store);
   const Event event = BigToolEvent(1000);  // exactly the threshold: externalised
   absl::StatusOr<std::string> bytes = EncodeEvent(event, options);
   ASSERT_TRUE(bytes.ok()) << bytes.status();
@@ -125,6 +132,50 @@ TEST(EventCodecTest, LargePayloadsGoToTheBlobStore) {
   // A missing blob is the reader's error, passed through.
   store.clear();
   EXPECT_EQ(DecodeEvent(*bytes, get).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Misaligned bytes are decoded from a per-thread copy. A decode started inside another one on the same
+// thread (here, from the blob reader) must not overwrite the copy the outer decode is reading.
+TEST(EventCodecTest, MisalignedDecodesNestedInABlobReaderStayApart) {
+  std::map<std::string, std::string> store;
+  const EncodeOptions options = BlobsInto(store);
+  const Event outer = BigToolEvent(1000);
+  absl::StatusOr<std::string> outer_bytes = EncodeEvent(outer, options);
+  ASSERT_TRUE(outer_bytes.ok()) << outer_bytes.status();
+  // Bigger than the outer event, so a shared buffer would be overwritten whole while still in use (a
+  // warm-up decode below makes sure the buffer needs no regrowing, which would hide the overwrite).
+  const Event inner = BigToolEvent(2000);
+  absl::StatusOr<std::string> inner_bytes = EncodeEvent(inner);
+  ASSERT_TRUE(inner_bytes.ok()) << inner_bytes.status();
+  ASSERT_GT(inner_bytes->size(), outer_bytes->size());
+  auto misaligned = [](const std::string& bytes) {
+    auto buffer = std::make_shared<std::string>(bytes.size() + 8, '\0');
+    std::memcpy(buffer->data() + 1, bytes.data(), bytes.size());
+    return buffer;
+  };
+  auto outer_buffer = misaligned(*outer_bytes);
+  auto inner_buffer = misaligned(*inner_bytes);
+
+  const Event warm_up = BigToolEvent(4000);
+  absl::StatusOr<std::string> warm_up_bytes = EncodeEvent(warm_up);
+  ASSERT_TRUE(warm_up_bytes.ok()) << warm_up_bytes.status();
+  auto warm_up_buffer = misaligned(*warm_up_bytes);
+  ASSERT_TRUE(DecodeEvent(std::string_view(warm_up_buffer->data() + 1, warm_up_bytes->size())).ok());
+
+  int nested = 0;
+  BlobGet get = [&](std::string_view ref) -> absl::StatusOr<std::string> {
+    absl::StatusOr<Event> decoded = DecodeEvent(std::string_view(inner_buffer->data() + 1, inner_bytes->size()));
+    EXPECT_TRUE(decoded.ok()) << decoded.status();
+    if (decoded.ok()) {
+      EXPECT_EQ(*decoded, inner);
+    }
+    ++nested;
+    return store.at(std::string(ref));
+  };
+  absl::StatusOr<Event> decoded = DecodeEvent(std::string_view(outer_buffer->data() + 1, outer_bytes->size()), get);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, outer);
+  EXPECT_EQ(nested, 2);
 }
 
 TEST(EventCodecTest, PayloadsBelowTheThresholdStayInline) {
