@@ -490,7 +490,7 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
 // `bytes` as 8-byte aligned words: in place when they already are, else a copy. RocksDB values rarely
 // are aligned (a memtable entry's value follows its key and two varints; a block packs its values),
 // so nearly every event read from the log is copied: into this thread's scratch buffer rather than a
-// fresh allocation per event, since a replay decodes millions (a 1,000-event read ~4 % faster). A
+// fresh allocation per event, since a replay decodes millions (a 1,000-event read 2.4 -> 2.5 M/s). A
 // decode nested inside another on the same thread (none today) gets a buffer of its own.
 class AlignedWords {
  public:
