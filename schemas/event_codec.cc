@@ -499,19 +499,19 @@ class AlignedWords {
       words_ = reinterpret_cast<const capnp::word*>(bytes.data());
       return;
     }
-    std::vector<capnp::word>& buffer = scratch_in_use_ ? own_ : scratch_;
+    std::vector<uint64_t>& buffer = scratch_in_use_ ? own_ : scratch_;
     owns_scratch_ = !scratch_in_use_;
     scratch_in_use_ = true;
     const size_t count = (bytes.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word);
     if (buffer.size() < count) buffer.resize(count);
     std::memcpy(buffer.data(), bytes.data(), bytes.size());
-    words_ = buffer.data();
+    words_ = reinterpret_cast<const capnp::word*>(buffer.data());
   }
   ~AlignedWords() {
     if (!owns_scratch_) return;
     scratch_in_use_ = false;
     // An unusually large event does not pin its buffer for the thread's lifetime.
-    if (scratch_.capacity() > kKeptWords) std::vector<capnp::word>().swap(scratch_);
+    if (scratch_.capacity() > kKeptWords) std::vector<uint64_t>().swap(scratch_);
   }
   AlignedWords(const AlignedWords&) = delete;
   AlignedWords& operator=(const AlignedWords&) = delete;
@@ -520,14 +520,15 @@ class AlignedWords {
 
  private:
   static constexpr size_t kKeptWords = 8 * 1024;  // 64 KiB
-  static thread_local std::vector<capnp::word> scratch_;
+  // Words as uint64_t: capnp::word is not copyable under every compiler (clang), which std::vector needs.
+  static thread_local std::vector<uint64_t> scratch_;
   static thread_local bool scratch_in_use_;
 
   const capnp::word* words_ = nullptr;
   bool owns_scratch_ = false;
-  std::vector<capnp::word> own_;
+  std::vector<uint64_t> own_;
 };
-thread_local std::vector<capnp::word> AlignedWords::scratch_;
+thread_local std::vector<uint64_t> AlignedWords::scratch_;
 thread_local bool AlignedWords::scratch_in_use_ = false;
 
 absl::Status DecodeInto(std::string_view bytes, const BlobGet& get_blob, Event& event) {
