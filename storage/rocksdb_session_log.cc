@@ -168,6 +168,26 @@ class GroupContext {
 
 // One queued write. Apply() validates it against the group's view and adds its writes to the
 // batch; Complete() reports the outcome once the batch is durable (or failed).
+// A caller blocked in one of the log's write methods. The committing thread stores every result of a
+// group first and then wakes only the first such caller; each woken caller wakes the next two before
+// it returns (a binary tree: log2(n) rounds), so the wake-ups, a futex call and a reschedule each on
+// this VM, are spread over the woken threads instead of holding the committing thread from the next
+// group. With Notification on a plain futex (base/sync.h), 64 writer threads at 300 B, 6 alternated
+// runs: p99 3.4 -> 1.5 ms (median), 79 -> 80 k appends/s.
+struct Sleeper {
+  Notification woken;
+  // Set by the committing thread before the first caller of the group is woken.
+  std::shared_ptr<const std::vector<Sleeper*>> group;
+  size_t index = 0;
+
+  // Wakes this caller's two children in the group's tree. Called once woken, before returning.
+  void WakeChildren() const {
+    for (size_t child = 2 * index + 1; child <= 2 * index + 2 && child < group->size(); ++child) {
+      (*group)[child]->woken.Notify();
+    }
+  }
+};
+
 class WriteRequest {
  public:
   virtual ~WriteRequest() = default;
@@ -180,6 +200,8 @@ class WriteRequest {
 
   IdBytes session{};
   std::string session_id;
+  // The blocked caller to wake once Complete has stored the result; null for AppendAsync.
+  Sleeper* sleeper = nullptr;
 };
 
 // A request whose caller receives a T (or the error).
@@ -289,6 +311,9 @@ class RocksDbSessionLog final : public SessionLog {
   // lone writer pays no thread hand-off on top of its WAL sync.
   bool EnqueueOrLead(std::unique_ptr<WriteRequest> request, std::vector<std::unique_ptr<WriteRequest>>& group);
   void CommitAsLeader(std::vector<std::unique_ptr<WriteRequest>>& group);
+  // Completes every request of `group` with status_of(i), then wakes its blocked callers (Sleeper).
+  template <typename StatusOf>
+  void CompleteGroup(std::vector<std::unique_ptr<WriteRequest>>& group, StatusOf status_of);
   void CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& group);
   void NotifySubscribers(const IdBytes& session);
 
@@ -659,7 +684,7 @@ void RocksDbSessionLog::CommitterLoop() {
 void RocksDbSessionLog::CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& group) {
   absl::Status sticky = health();
   if (!sticky.ok()) {
-    for (auto& request : group) request->Complete(sticky);
+    CompleteGroup(group, [&](size_t) { return sticky; });
     return;
   }
   const absl::Time now = options_.clock->Now();
@@ -690,7 +715,7 @@ void RocksDbSessionLog::CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& 
             "the session log refuses writes until it is reopened, after: ", error.message()));
       }
       cache_.clear();  // committed state is unknown now; reloaded from disk if ever needed
-      for (size_t i = 0; i < group.size(); ++i) group[i]->Complete(statuses[i].ok() ? error : statuses[i]);
+      CompleteGroup(group, [&](size_t i) { return statuses[i].ok() ? error : statuses[i]; });
       return;
     }
   }
@@ -703,7 +728,23 @@ void RocksDbSessionLog::CommitGroup(std::vector<std::unique_ptr<WriteRequest>>& 
   }
   // Subscribers first: once an Append returns, every subscriber of its session has been woken.
   for (const IdBytes& session : ctx.appended()) NotifySubscribers(session);
-  for (size_t i = 0; i < group.size(); ++i) group[i]->Complete(statuses[i]);
+  CompleteGroup(group, [&](size_t i) { return statuses[i]; });
+}
+
+template <typename StatusOf>
+void RocksDbSessionLog::CompleteGroup(std::vector<std::unique_ptr<WriteRequest>>& group, StatusOf status_of) {
+  auto sleepers = std::make_shared<std::vector<Sleeper*>>();
+  for (size_t i = 0; i < group.size(); ++i) {
+    group[i]->Complete(status_of(i));
+    if (group[i]->sleeper != nullptr) sleepers->push_back(group[i]->sleeper);
+  }
+  if (sleepers->empty()) return;
+  for (size_t i = 0; i < sleepers->size(); ++i) {
+    (*sleepers)[i]->group = sleepers;
+    (*sleepers)[i]->index = i;
+  }
+  // The root wakes the rest; until it is woken, every sleeper (and its stack) is still there.
+  (*sleepers)[0]->woken.Notify();
 }
 
 void RocksDbSessionLog::NotifySubscribers(const IdBytes& session) {
@@ -723,15 +764,14 @@ void RocksDbSessionLog::Unregister(const IdBytes& session, SubscriptionImpl* sub
 
 template <typename T>
 absl::StatusOr<T> RocksDbSessionLog::RunAndWait(std::unique_ptr<RequestFor<T>> request) {
-  Notification finished;
+  Sleeper sleeper;
   absl::StatusOr<T> result = absl::UnknownError("not completed");
-  request->done = [&](absl::StatusOr<T> r) {
-    result = std::move(r);
-    finished.Notify();
-  };
+  request->done = [&](absl::StatusOr<T> r) { result = std::move(r); };
+  request->sleeper = &sleeper;
   std::vector<std::unique_ptr<WriteRequest>> group;
   if (EnqueueOrLead(std::move(request), group)) CommitAsLeader(group);
-  finished.WaitForNotification();
+  sleeper.woken.WaitForNotification();
+  sleeper.WakeChildren();
   return result;
 }
 

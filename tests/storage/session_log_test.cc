@@ -1,5 +1,6 @@
 // SessionLog contract tests against the RocksDB implementation on a real disk.
 
+#include <chrono>
 #include <filesystem>
 #include <atomic>
 #include <memory>
@@ -604,29 +605,34 @@ class FailingFileSystem : public rocksdb::FileSystemWrapper {
 
   class File : public rocksdb::FSWritableFileOwnerWrapper {
    public:
-    File(std::unique_ptr<rocksdb::FSWritableFile> f, const std::atomic<bool>* fail)
-        : FSWritableFileOwnerWrapper(std::move(f)), fail_(fail) {}
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, const FailingFileSystem* fs)
+        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
     rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
                              rocksdb::IODebugContext* d) override {
-      if (*fail_) return rocksdb::IOStatus::IOError("injected write failure");
+      if (fs_->fail) return rocksdb::IOStatus::IOError("injected write failure");
       return FSWritableFileOwnerWrapper::Append(data, o, d);
     }
     rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
                              const rocksdb::DataVerificationInfo& v, rocksdb::IODebugContext* d) override {
-      if (*fail_) return rocksdb::IOStatus::IOError("injected write failure");
+      if (fs_->fail) return rocksdb::IOStatus::IOError("injected write failure");
       return FSWritableFileOwnerWrapper::Append(data, o, v, d);
     }
     rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
-      if (*fail_) return rocksdb::IOStatus::IOError("injected sync failure");
+      if (rocksdb::IOStatus s = BeforeSync(); !s.ok()) return s;
       return FSWritableFileOwnerWrapper::Sync(o, d);
     }
     rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
-      if (*fail_) return rocksdb::IOStatus::IOError("injected sync failure");
+      if (rocksdb::IOStatus s = BeforeSync(); !s.ok()) return s;
       return FSWritableFileOwnerWrapper::Fsync(o, d);
     }
 
    private:
-    const std::atomic<bool>* fail_;
+    rocksdb::IOStatus BeforeSync() const {
+      std::this_thread::sleep_for(std::chrono::milliseconds(fs_->sync_delay_ms.load()));
+      if (fs_->fail || fs_->fail_syncs) return rocksdb::IOStatus::IOError("injected sync failure");
+      return rocksdb::IOStatus::OK();
+    }
+    const FailingFileSystem* fs_;
   };
 
   rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
@@ -634,11 +640,13 @@ class FailingFileSystem : public rocksdb::FileSystemWrapper {
                                     rocksdb::IODebugContext* dbg) override {
     std::unique_ptr<rocksdb::FSWritableFile> file;
     rocksdb::IOStatus s = FileSystemWrapper::NewWritableFile(name, options, &file, dbg);
-    if (s.ok()) *result = std::make_unique<File>(std::move(file), &fail);
+    if (s.ok()) *result = std::make_unique<File>(std::move(file), this);
     return s;
   }
 
-  std::atomic<bool> fail{false};
+  std::atomic<bool> fail{false};        // writes and syncs fail
+  std::atomic<bool> fail_syncs{false};  // syncs fail (after the delay)
+  std::atomic<int> sync_delay_ms{0};    // every sync takes this long first: writers pile up behind it
 };
 
 TEST_F(SessionLogTest, FailedWriteIsStickyUntilReopen) {
@@ -668,6 +676,47 @@ TEST_F(SessionLogTest, FailedWriteIsStickyUntilReopen) {
   ASSERT_TRUE(log_->Append(s, {TextMessage(EventType::kUserMessage, "4")}, kAppendAtHead, kNoLease).ok());
   events = ReadAll(s);
   for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].seq, i + 1);
+  log_.reset();
+  env_ = nullptr;
+}
+
+// Blocked writers are woken as a tree (each woken caller wakes two more). With syncs slowed down,
+// writers pile up into big groups; every caller of every group must return: when the groups commit,
+// when their sync fails, and once the log refuses writes.
+TEST_F(SessionLogTest, EveryWriterOfABigGroupReturns) {
+  auto fs = std::make_shared<FailingFileSystem>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  env_ = env.get();
+  Reopen();
+  constexpr int kWriters = 32;
+  constexpr int kAppends = 3;
+  std::vector<std::string> sessions;
+  for (int i = 0; i < kWriters; ++i) sessions.push_back(NewSession());
+  auto run_writers = [&] {
+    std::atomic<int> ok{0};
+    std::vector<std::thread> writers;
+    for (int i = 0; i < kWriters; ++i) {
+      writers.emplace_back([&, i] {
+        for (int j = 0; j < kAppends; ++j) {
+          if (log_->Append(sessions[i], {TextMessage(EventType::kUserMessage, "x")}, kAppendAtHead, kNoLease).ok()) {
+            ++ok;
+          }
+        }
+      });
+    }
+    for (std::thread& t : writers) t.join();
+    return ok.load();
+  };
+
+  fs->sync_delay_ms = 20;
+  EXPECT_EQ(run_writers(), kWriters * kAppends);
+  for (const std::string& s : sessions) EXPECT_EQ(ReadAll(s).size(), static_cast<size_t>(kAppends));
+
+  fs->fail_syncs = true;
+  EXPECT_EQ(run_writers(), 0);  // the first groups fail their sync, the rest find the log refusing
+  EXPECT_FALSE(log_->health().ok());
+  fs->fail_syncs = false;
+  fs->sync_delay_ms = 0;
   log_.reset();
   env_ = nullptr;
 }
