@@ -17,6 +17,7 @@
 #include "server/server.h"
 #include "storage/api_key_store.h"
 #include "tests/server/http_client.h"
+#include "tests/server/served_engine_test.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -29,31 +30,11 @@ using testing::HttpResponse;
 constexpr char kScript[] =
     R"({"turns":[{"text":"pong: the answer is 42"},{"text":"second reply"},{"text":"third reply"}]})";
 
-class A2aTest : public ::testing::Test {
+class A2aTest : public ServedEngineTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("a2a");
-    LocalProviderOptions local;
-    local.base_dir = dir_ + "/hands";
-    absl::StatusOr<std::unique_ptr<HandProvider>> provider = NewLocalProvider(local);
-    ASSERT_TRUE(provider.ok()) << provider.status();
-    local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(std::move(options));
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
-    Start(Options());
-  }
-
-  void TearDown() override {
-    if (server_) server_->Stop();
-    server_.reset();
-    engine_.reset();
-    testing::RemoveDir(dir_);
+    ASSERT_NO_FATAL_FAILURE(OpenEngine("a2a"));
+    ASSERT_NO_FATAL_FAILURE(Serve(Options()));
   }
 
   ServerOptions Options() {
@@ -65,14 +46,6 @@ class A2aTest : public ::testing::Test {
       log_mu_.SignalAll();
     };
     return options;
-  }
-
-  void Start(ServerOptions options) {
-    if (server_) server_->Stop();
-    absl::StatusOr<std::unique_ptr<Server>> server = StartServer(engine_.get(), std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    client_ = std::make_unique<HttpClient>(absl::StrCat("http://127.0.0.1:", server_->port()));
   }
 
   // A session whose agent runs `script` (JSON) with `tools` (the agent's tools JSON, may be empty).
@@ -151,12 +124,7 @@ class A2aTest : public ::testing::Test {
     EXPECT_TRUE(absl::StrContains(r.body, absl::StrCat("\"id\":", id_json))) << r.body;
   }
 
-  std::string dir_;
   int scripts_ = 0;
-  std::unique_ptr<HandProvider> local_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<HttpClient> client_;
   Mutex log_mu_;
   std::vector<std::string> log_ ABSL_GUARDED_BY(log_mu_);
 };
@@ -462,7 +430,7 @@ TEST_F(A2aTest, EveryA2aRouteNeedsAnApiKey) {
   ServerOptions options = Options();
   options.require_api_key = true;
   options.api_keys = &keys;
-  Start(options);
+  ASSERT_NO_FATAL_FAILURE(Serve(options));
   const std::vector<std::string> key = {"x-api-key: " + created->key};
   HttpResponse agent = client_->Call("POST", "/v1/agents", R"({"name":"a","model":"scripted"})", key);
   HttpResponse session = client_->Call(
@@ -485,7 +453,7 @@ TEST_F(A2aTest, WaitingSendsHoldNoThread) {
   // and the API still answers.
   ServerOptions options = Options();
   options.blocking_threads = 1;
-  Start(options);
+  ASSERT_NO_FATAL_FAILURE(Serve(options));
   constexpr int kSends = 2;
   std::vector<std::string> sessions, fifos;
   for (int i = 0; i < kSends; ++i) {

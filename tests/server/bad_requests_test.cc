@@ -20,6 +20,7 @@
 #include "server/server.h"
 #include "storage/api_key_store.h"
 #include "tests/server/http_client.h"
+#include "tests/server/served_engine_test.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -152,47 +153,16 @@ std::vector<std::string> MalformedBodies() {
 
 // --- the test --------------------------------------------------------------------------------------
 
-class BadRequestsTest : public ::testing::Test {
+class BadRequestsTest : public ServedEngineTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("bad_requests");
-    LocalProviderOptions local;
-    local.base_dir = dir_ + "/hands";
-    absl::StatusOr<std::unique_ptr<HandProvider>> provider = NewLocalProvider(local);
-    ASSERT_TRUE(provider.ok()) << provider.status();
-    local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(std::move(options));
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
-    ApiKeyStoreOptions key_options;
-    key_options.data_dir = dir_ + "/data";
-    keys_ = std::make_unique<ApiKeyStore>(key_options);
-    absl::StatusOr<CreatedApiKey> key = keys_->Create("corpus", "team-a");
-    ASSERT_TRUE(key.ok()) << key.status();
-    key_ = key->key;
-    ServerOptions server_options;
-    server_options.max_body_bytes = kMaxBody;
-    server_options.keepalive_interval = absl::Milliseconds(100);
-    server_options.blocking_threads = 4;
-    server_options.log = [](std::string_view) {};
-    server_options.require_api_key = true;
-    server_options.api_keys = keys_.get();
-    absl::StatusOr<std::unique_ptr<Server>> server = StartServer(engine_.get(), std::move(server_options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    client_ = std::make_unique<HttpClient>(absl::StrCat("http://127.0.0.1:", server_->port()));
-  }
-
-  void TearDown() override {
-    if (server_) server_->Stop();
-    server_.reset();
-    engine_.reset();
-    testing::RemoveDir(dir_);
+    ASSERT_NO_FATAL_FAILURE(OpenEngine("bad_requests"));
+    key_ = NewKey("corpus", "team-a");
+    ServerOptions options = KeyedOptions();
+    options.max_body_bytes = kMaxBody;
+    options.keepalive_interval = absl::Milliseconds(100);
+    options.blocking_threads = 4;
+    ASSERT_NO_FATAL_FAILURE(Serve(std::move(options)));
   }
 
   HttpResponse Call(const std::string& method, const std::string& path, const std::string& body = "",
@@ -242,13 +212,7 @@ class BadRequestsTest : public ::testing::Test {
     EXPECT_FALSE(r.Str("/error/message").empty()) << what << ": " << r.body;
   }
 
-  std::string dir_;
-  std::unique_ptr<HandProvider> local_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<ApiKeyStore> keys_;
   std::string key_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(BadRequestsTest, EveryEndpointRefusesTheCorpusAndChangesNothing) {

@@ -18,6 +18,7 @@
 #include "server/server.h"
 #include "storage/api_key_store.h"
 #include "tests/server/http_client.h"
+#include "tests/server/served_engine_test.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -34,45 +35,12 @@ std::string ReadSource(const std::string& name) {
   return bytes.str();
 }
 
-class ConsoleTest : public ::testing::Test {
+class ConsoleTest : public ServedEngineTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("console");
-    LocalProviderOptions local;
-    local.base_dir = dir_ + "/hands";
-    absl::StatusOr<std::unique_ptr<HandProvider>> provider = NewLocalProvider(local);
-    ASSERT_TRUE(provider.ok()) << provider.status();
-    local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(std::move(options));
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
-
-    ApiKeyStoreOptions key_options;
-    key_options.data_dir = dir_ + "/data";
-    keys_ = std::make_unique<ApiKeyStore>(key_options);
-    absl::StatusOr<CreatedApiKey> created = keys_->Create("console test", "default");
-    ASSERT_TRUE(created.ok()) << created.status();
-    key_ = created->key;
-    ServerOptions server;
-    server.require_api_key = true;
-    server.api_keys = keys_.get();
-    server.log = [](std::string_view) {};
-    absl::StatusOr<std::unique_ptr<Server>> started = StartServer(engine_.get(), std::move(server));
-    ASSERT_TRUE(started.ok()) << started.status();
-    server_ = *std::move(started);
-    client_ = std::make_unique<HttpClient>(absl::StrCat("http://127.0.0.1:", server_->port()));
-  }
-
-  void TearDown() override {
-    if (server_) server_->Stop();
-    server_.reset();
-    engine_.reset();
-    testing::RemoveDir(dir_);
+    ASSERT_NO_FATAL_FAILURE(OpenEngine("console"));
+    key_ = NewKey("console test", "default");
+    ASSERT_NO_FATAL_FAILURE(Serve(KeyedOptions()));
   }
 
   HttpResponse Keyed(const std::string& method, const std::string& path, const std::string& body = "") {
@@ -84,13 +52,7 @@ class ConsoleTest : public ::testing::Test {
     return r.Str("/id");
   }
 
-  std::string dir_;
-  std::unique_ptr<HandProvider> local_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<ApiKeyStore> keys_;
   std::string key_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(ConsoleTest, ServesEachFileAsItIsInTheSourceWithItsTypeAndHeadersWithoutAKey) {

@@ -21,6 +21,7 @@
 #include "server/server.h"
 #include "storage/api_key_store.h"
 #include "tests/server/http_client.h"
+#include "tests/server/served_engine_test.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -264,7 +265,6 @@ TEST(ExpositionParserTest, RejectsWhatTheGrammarDoesNot) {
 
 // --- the server --------------------------------------------------------------------------------------
 
-
 // Two tool calls in the first turn (one succeeds, one exits 3: a tool error), then an answer.
 constexpr char kScript[] = R"({"turns": [
   {"text": "Two commands.", "tool_calls": [
@@ -273,47 +273,14 @@ constexpr char kScript[] = R"({"turns": [
   {"text": "One failed."}
 ]})";
 
-class MetricsEndpointTest : public ::testing::Test {
+class MetricsEndpointTest : public ServedEngineTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("metrics");
-    LocalProviderOptions local;
-    local.base_dir = dir_ + "/hands";
-    absl::StatusOr<std::unique_ptr<HandProvider>> provider = NewLocalProvider(local);
-    ASSERT_TRUE(provider.ok()) << provider.status();
-    local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(std::move(options));
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
+    ASSERT_NO_FATAL_FAILURE(OpenEngine("metrics"));
     script_ = dir_ + "/script.json";
     std::ofstream(script_) << kScript;
-
-    ApiKeyStoreOptions key_options;
-    key_options.data_dir = dir_ + "/data";
-    keys_ = std::make_unique<ApiKeyStore>(key_options);
-    absl::StatusOr<CreatedApiKey> created = keys_->Create("metrics test", "default");
-    ASSERT_TRUE(created.ok()) << created.status();
-    key_ = created->key;
-    ServerOptions server;
-    server.require_api_key = true;
-    server.api_keys = keys_.get();
-    server.log = [](std::string_view) {};
-    absl::StatusOr<std::unique_ptr<Server>> started = StartServer(engine_.get(), std::move(server));
-    ASSERT_TRUE(started.ok()) << started.status();
-    server_ = *std::move(started);
-    client_ = std::make_unique<HttpClient>(absl::StrCat("http://127.0.0.1:", server_->port()));
-  }
-
-  void TearDown() override {
-    if (server_) server_->Stop();
-    server_.reset();
-    engine_.reset();
-    testing::RemoveDir(dir_);
+    key_ = NewKey("metrics test", "default");
+    ASSERT_NO_FATAL_FAILURE(Serve(KeyedOptions()));
   }
 
   HttpResponse Call(const std::string& method, const std::string& path, const std::string& body = "") {
@@ -336,14 +303,8 @@ class MetricsEndpointTest : public ::testing::Test {
     return exposition;
   }
 
-  std::string dir_;
   std::string script_;
-  std::unique_ptr<HandProvider> local_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<ApiKeyStore> keys_;
   std::string key_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<HttpClient> client_;
   std::string last_text_;
 };
 

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "sandbox/local/local_hand.h"
 #include "tests/server/http_client.h"
+#include "tests/server/served_engine_test.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -28,31 +29,11 @@ using Frames = std::vector<SseClient::Frame>;
 constexpr char kToolset[] = R"({"type":"agent_toolset_20260401"})";
 constexpr size_t kTestMaxBody = 256 * 1024;
 
-class ServerTest : public ::testing::Test {
+class ServerTest : public ServedEngineTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("server");
-    LocalProviderOptions local;
-    local.base_dir = dir_ + "/hands";
-    absl::StatusOr<std::unique_ptr<HandProvider>> provider = NewLocalProvider(local);
-    ASSERT_TRUE(provider.ok()) << provider.status();
-    local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(std::move(options));
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
-    Start(Options());
-  }
-
-  void TearDown() override {
-    if (server_) server_->Stop();
-    server_.reset();
-    engine_.reset();
-    testing::RemoveDir(dir_);
+    ASSERT_NO_FATAL_FAILURE(OpenEngine("server"));
+    ASSERT_NO_FATAL_FAILURE(Serve(Options()));
   }
 
   ServerOptions Options() {
@@ -65,14 +46,6 @@ class ServerTest : public ::testing::Test {
       log_.emplace_back(line);
     };
     return options;
-  }
-
-  void Start(ServerOptions options) {
-    if (server_) server_->Stop();
-    absl::StatusOr<std::unique_ptr<Server>> server = StartServer(engine_.get(), std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    client_ = std::make_unique<HttpClient>(absl::StrCat("http://127.0.0.1:", server_->port()));
   }
 
   std::string Url(const std::string& path) const { return client_->base() + path; }
@@ -132,11 +105,6 @@ class ServerTest : public ::testing::Test {
     return log_;
   }
 
-  std::string dir_;
-  std::unique_ptr<HandProvider> local_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<HttpClient> client_;
   Mutex log_mu_;
   std::vector<std::string> log_ ABSL_GUARDED_BY(log_mu_);
 };
@@ -595,7 +563,7 @@ TEST_F(ServerTest, AlwaysAskToolsWaitForAConfirmation) {
 TEST_F(ServerTest, StreamsBeyondTheLimitAre429) {
   ServerOptions options = Options();
   options.max_sse_subscribers = 1;
-  Start(options);
+  ASSERT_NO_FATAL_FAILURE(Serve(options));
   const std::string session = ScriptedSession();
   const std::string path = "/v1/sessions/" + session + "/events/stream";
   auto first = std::make_unique<SseClient>(Url(path));
@@ -623,7 +591,7 @@ TEST_F(ServerTest, ApiKeysAreCheckedAgainstTheKeyStore) {
   ServerOptions options = Options();
   options.require_api_key = true;
   options.api_keys = &keys;
-  Start(options);
+  ASSERT_NO_FATAL_FAILURE(Serve(options));
   // No key exists yet: the answer says how to make one.
   ExpectError(client_->Call("GET", "/v1/agents", "", {"x-api-key: sk-wake-guess"}), 401, "authentication_error",
               "keys create");
@@ -668,7 +636,7 @@ TEST_F(ServerTest, ACorruptKeyFileRefusesEveryRequestAndSaysWhy) {
   ServerOptions options = Options();
   options.require_api_key = true;
   options.api_keys = &keys;
-  Start(options);
+  ASSERT_NO_FATAL_FAILURE(Serve(options));
   const std::string with_key = "x-api-key: " + key->key;
   ASSERT_EQ(client_->Call("GET", "/v1/agents", "", {with_key}).status, 200);
   {
@@ -693,7 +661,7 @@ TEST_F(ServerTest, SessionsCreatedWithAKeyAreInItsWorkspace) {
   ServerOptions options = Options();
   options.require_api_key = true;
   options.api_keys = &keys;
-  Start(options);
+  ASSERT_NO_FATAL_FAILURE(Serve(options));
   auto create_session = [&](const std::string& key) {
     const std::vector<std::string> headers = {"x-api-key: " + key};
     HttpResponse agent = client_->Call("POST", "/v1/agents", R"({"name":"a","model":"scripted"})", headers);

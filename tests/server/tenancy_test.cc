@@ -19,6 +19,7 @@
 #include "server/server.h"
 #include "storage/api_key_store.h"
 #include "tests/server/http_client.h"
+#include "tests/server/served_engine_test.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -36,54 +37,17 @@ struct World {
   std::string agent, environment, vault, credential, session;
 };
 
-class TenancyTest : public ::testing::Test {
+class TenancyTest : public ServedEngineTest {
  protected:
-  void SetUp() override {
-    dir_ = testing::MakeTempDir("tenancy");
-    LocalProviderOptions local;
-    local.base_dir = dir_ + "/hands";
-    absl::StatusOr<std::unique_ptr<HandProvider>> provider = NewLocalProvider(local);
-    ASSERT_TRUE(provider.ok()) << provider.status();
-    local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(std::move(options));
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
-    ApiKeyStoreOptions key_options;
-    key_options.data_dir = dir_ + "/data";
-    keys_ = std::make_unique<ApiKeyStore>(key_options);
-  }
-
-  void TearDown() override {
-    if (server_) server_->Stop();
-    server_.reset();
-    engine_.reset();
-    testing::RemoveDir(dir_);
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(OpenEngine("tenancy")); }
 
   void Start(bool require_api_key) {
-    if (server_) server_->Stop();
-    ServerOptions options;
+    ServerOptions options = KeyedOptions();
+    options.require_api_key = require_api_key;
     options.max_body_bytes = 256 * 1024;
     options.keepalive_interval = absl::Milliseconds(100);
     options.blocking_threads = 4;
-    options.log = [](std::string_view) {};
-    options.require_api_key = require_api_key;
-    options.api_keys = keys_.get();
-    absl::StatusOr<std::unique_ptr<Server>> server = StartServer(engine_.get(), std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    client_ = std::make_unique<HttpClient>(absl::StrCat("http://127.0.0.1:", server_->port()));
-  }
-
-  std::string NewKey(const std::string& name, const std::string& workspace) {
-    absl::StatusOr<CreatedApiKey> created = keys_->Create(name, workspace);
-    EXPECT_TRUE(created.ok()) << created.status();
-    return created.ok() ? created->key : "";
+    ASSERT_NO_FATAL_FAILURE(Serve(std::move(options)));
   }
 
   HttpResponse Call(const std::string& key, const std::string& method, const std::string& path,
@@ -270,12 +234,6 @@ class TenancyTest : public ::testing::Test {
     EXPECT_EQ(Snapshot(owner), before);
   }
 
-  std::string dir_;
-  std::unique_ptr<HandProvider> local_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<ApiKeyStore> keys_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(TenancyTest, EveryEndpointIsSealedBetweenWorkspacesBothWays) {

@@ -11,6 +11,7 @@
 #include "sandbox/local/local_hand.h"
 #include "server/server.h"
 #include "tests/server/http_client.h"
+#include "tests/server/served_engine_test.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -27,36 +28,13 @@ constexpr char kRefresh[] = "refresh-token-b07c5d2a";
 constexpr char kClientSecret[] = "client-secret-6a9e03f4";
 constexpr char kRotated[] = "rotated-secret-44e1b9c8";
 
-class VaultsApiTest : public ::testing::Test {
+class VaultsApiTest : public ServedEngineTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("vaults_api");
-    LocalProviderOptions local;
-    local.base_dir = dir_ + "/hands";
-    absl::StatusOr<std::unique_ptr<HandProvider>> provider = NewLocalProvider(local);
-    ASSERT_TRUE(provider.ok()) << provider.status();
-    local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(std::move(options));
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = *std::move(engine);
-    ServerOptions server_options;
-    server_options.blocking_threads = 4;
-    absl::StatusOr<std::unique_ptr<Server>> server = StartServer(engine_.get(), std::move(server_options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    client_ = std::make_unique<HttpClient>(absl::StrCat("http://127.0.0.1:", server_->port()));
-  }
-
-  void TearDown() override {
-    if (server_) server_->Stop();
-    server_.reset();
-    engine_.reset();
-    testing::RemoveDir(dir_);
+    ASSERT_NO_FATAL_FAILURE(OpenEngine("vaults_api"));
+    ServerOptions options;
+    options.blocking_threads = 4;
+    ASSERT_NO_FATAL_FAILURE(Serve(std::move(options)));
   }
 
   // Every call goes through here: no response may hold a secret.
@@ -97,11 +75,6 @@ class VaultsApiTest : public ::testing::Test {
     }
   }
 
-  std::string dir_;
-  std::unique_ptr<HandProvider> local_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(VaultsApiTest, VaultsAreCreatedReadUpdatedListedArchivedAndDeleted) {
