@@ -19,6 +19,7 @@
 #include "sandbox/local/local_hand.h"
 #include "server/server.h"
 #include "simdjson.h"
+#include "tests/server/test_engine.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -47,12 +48,7 @@ class ClientTest : public ::testing::Test {
     auto provider = NewLocalProvider({.base_dir = dir_ + "/hands", .isolate = false});
     ASSERT_TRUE(provider.ok()) << provider.status();
     local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    auto engine = Engine::Open(std::move(options));
+    auto engine = testing::OpenTestEngine(dir_ + "/data", local_.get());
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
     ServerOptions server_options;

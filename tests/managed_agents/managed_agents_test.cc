@@ -43,6 +43,7 @@
 #include "schemas/ids.h"
 #include "server/server.h"
 #include "simdjson.h"
+#include "tests/server/test_engine.h"
 #include "storage/api_key_store.h"
 #include "storage/rocksdb_session_log.h"
 #include "tests/managed_agents/replay_server.h"
@@ -122,12 +123,7 @@ class WakedTest : public ::testing::Test {
     auto provider = NewLocalProvider({.base_dir = dir_ + "/hands", .isolate = false});
     ASSERT_TRUE(provider.ok()) << provider.status();
     local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    auto engine = Engine::Open(std::move(options));
+    auto engine = testing::OpenTestEngine(dir_ + "/data", local_.get());
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
     ApiKeyStoreOptions key_options;

@@ -27,6 +27,7 @@
 #include "server/server.h"
 #include "storage/store_check.h"
 #include "tests/server/http_client.h"
+#include "tests/server/test_engine.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -61,12 +62,7 @@ class DiskFullTest : public ::testing::Test {
   }
 
   void Open() {
-    EngineOptions options;
-    options.data_dir = data_;
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(std::move(options));
+    absl::StatusOr<std::unique_ptr<Engine>> engine = testing::OpenTestEngine(data_, local_.get());
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
     ServerOptions server_options;

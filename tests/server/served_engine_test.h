@@ -18,6 +18,7 @@
 #include "server/server.h"
 #include "storage/api_key_store.h"
 #include "tests/server/http_client.h"
+#include "tests/server/test_engine.h"
 #include "tests/storage/test_util.h"
 
 namespace wake {
@@ -33,12 +34,7 @@ class ServedEngineTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<HandProvider>> provider = NewLocalProvider(local);
     ASSERT_TRUE(provider.ok()) << provider.status();
     local_ = *std::move(provider);
-    EngineOptions options;
-    options.data_dir = dir_ + "/data";
-    options.hand_providers = {{"local", local_.get()}};
-    options.workers = 2;
-    options.shutdown_grace = absl::Milliseconds(200);
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(std::move(options));
+    absl::StatusOr<std::unique_ptr<Engine>> engine = testing::OpenTestEngine(dir_ + "/data", local_.get());
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
   }
