@@ -210,16 +210,21 @@ TEST_F(HarnessTest, CustomToolWaitsForTheClientThenContinues) {
   EXPECT_EQ(events.back().stop_reason.kind, StopReason::Kind::kEndTurn);
 }
 
+// What a client's interrupt does to the log: one user.interrupt at the head.
+void AppendInterrupt(SessionLog& log, const std::string& session) {
+  Event interrupt;
+  interrupt.type = EventType::kUserInterrupt;
+  interrupt.id = NewEventId(absl::Now());
+  ASSERT_TRUE(log.Append(session, {interrupt}, kAppendAtHead, kNoLease).ok());
+}
+
 TEST_F(HarnessTest, InterruptClosesTheTurn) {
   agent_.always_ask = {"read", "bash"};
   const std::string s = NewSessionWithMessage();
   Harness harness(log_.get(), brain_.get(), &hands_, Options());
   ASSERT_TRUE(harness.Wake(s, agent_).ok());
   EXPECT_EQ(Events(s).back().stop_reason.kind, StopReason::Kind::kRequiresAction);
-  Event interrupt;
-  interrupt.type = EventType::kUserInterrupt;
-  interrupt.id = NewEventId(clock_.Now());
-  ASSERT_TRUE(log_->Append(s, {interrupt}, kAppendAtHead, kNoLease).ok());
+  ASSERT_NO_FATAL_FAILURE(AppendInterrupt(*log_, s));
   ASSERT_TRUE(harness.Wake(s, agent_).ok());
   std::vector<Event> events = Events(s);
   EXPECT_EQ(events.back().stop_reason.kind, StopReason::Kind::kEndTurn);
@@ -249,10 +254,7 @@ TEST_F(HarnessTest, InterruptCancelsAModelRequestInFlight) {
   absl::Status status;
   std::thread worker([&] { status = harness.Wake(s, agent_); });
   brain.started.WaitForNotification();
-  Event interrupt;
-  interrupt.type = EventType::kUserInterrupt;
-  interrupt.id = NewEventId(clock_.Now());
-  ASSERT_TRUE(log_->Append(s, {interrupt}, kAppendAtHead, kNoLease).ok());
+  ASSERT_NO_FATAL_FAILURE(AppendInterrupt(*log_, s));
   worker.join();
   ASSERT_TRUE(status.ok()) << status;
   std::vector<Event> events = Events(s);
@@ -263,6 +265,58 @@ TEST_F(HarnessTest, InterruptCancelsAModelRequestInFlight) {
   EXPECT_EQ(end.type, EventType::kSpanModelRequestEnd);
   EXPECT_TRUE(end.is_error.value_or(false));
   for (const Event& e : events) EXPECT_NE(e.type, EventType::kSessionError);
+}
+
+// One watcher follows the log for the whole wake: an interrupt that lands during the wake's second
+// model request (a client's message arrived during the first) cancels that request too, and only it.
+class SecondRequestWaitsBrain final : public Brain {
+ public:
+  explicit SecondRequestWaitsBrain(std::function<void()> during_first) : during_first_(std::move(during_first)) {}
+  std::string_view kind() const override { return "second-request-waits"; }
+  absl::StatusOr<ModelTurn> Stream(const ModelRequest&, StreamObserver*, const CancelToken* cancel) override {
+    if (++calls == 1) {
+      during_first_();
+      ModelTurn turn;
+      TurnBlock text;
+      text.text = "first answer";
+      turn.blocks.push_back(text);
+      turn.stop_reason = "end_turn";
+      return turn;
+    }
+    second_started.Notify();
+    while (!cancel->cancelled()) std::this_thread::yield();
+    return absl::CancelledError("interrupted");
+  }
+  std::atomic<int> calls{0};
+  Notification second_started;
+
+ private:
+  std::function<void()> during_first_;
+};
+
+TEST_F(HarnessTest, AnInterruptDuringALaterRequestOfTheWakeCancelsIt) {
+  const std::string s = NewSessionWithMessage("first question");
+  SecondRequestWaitsBrain brain([&] {
+    ASSERT_TRUE(log_->Append(s, {testing::TextMessage(EventType::kUserMessage, "second")}, kAppendAtHead, kNoLease).ok());
+  });
+  Harness harness(log_.get(), &brain, &hands_, Options());
+  absl::Status status;
+  std::thread worker([&] { status = harness.Wake(s, agent_); });
+  brain.second_started.WaitForNotification();
+  ASSERT_NO_FATAL_FAILURE(AppendInterrupt(*log_, s));
+  worker.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(brain.calls.load(), 2);
+  std::vector<Event> events = Events(s);
+  int ends = 0, failed_ends = 0;
+  for (const Event& e : events) {
+    if (e.type != EventType::kSpanModelRequestEnd) continue;
+    ++ends;
+    if (e.is_error.value_or(false)) ++failed_ends;
+  }
+  EXPECT_EQ(ends, 2);
+  EXPECT_EQ(failed_ends, 1) << "only the second request was interrupted";
+  EXPECT_EQ(events.back().type, EventType::kSessionStatusIdle);
 }
 
 // A brain whose first request sees a client's new message land while it streams (a chat user typing
