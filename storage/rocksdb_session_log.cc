@@ -134,6 +134,7 @@ struct EncodedAppend {
   std::vector<std::pair<std::string, std::string>> blobs;  // key -> payload, new ones only
   std::optional<std::string> new_status;                    // from the last status_* event
   size_t count = 0;
+  absl::Time processed_at;  // given to the events that came without one
 };
 
 // The view of session states while one group is validated: requests of a group see the effects of
@@ -424,7 +425,7 @@ class AppendRequest final : public RequestFor<AppendResult> {
     if (encoded.new_status) state->info.status = *encoded.new_status;
     ctx.MarkInfoChanged(session);
     ctx.MarkAppended(session);
-    result = AppendResult{head, head + encoded.count - 1};
+    result = AppendResult{head, head + encoded.count - 1, encoded.processed_at};
     return absl::OkStatus();
   }
 
@@ -850,6 +851,7 @@ absl::StatusOr<EncodedAppend> RocksDbSessionLog::EncodeAppend(std::vector<Event>
   if (events.empty()) return absl::InvalidArgumentError("Append: no events given");
   // Events store time in microseconds: round here so the caller's view equals what is stored.
   const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(options_.clock->Now()));
+  out.processed_at = now;
   EncodeOptions encode;
   encode.blob_threshold = options_.blob_threshold;
   absl::flat_hash_set<std::string> seen_blobs;

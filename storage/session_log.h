@@ -70,10 +70,13 @@ struct Lease {
   absl::Time expires_at = absl::UnixEpoch();
 };
 
-// What Append returns: the seqs given to the events, first..last inclusive.
+// What Append returns: the seqs given to the events, first..last inclusive, and the processed_at
+// given to those appended without one (whole microseconds, as stored), so a caller that keeps its
+// own copy of the events can make it equal to what a Read returns.
 struct AppendResult {
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
+  absl::Time processed_at = absl::UnixEpoch();
 };
 
 // expected_next_seq value for appends that do not care where they land (e.g. a client's

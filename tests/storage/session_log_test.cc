@@ -132,6 +132,7 @@ TEST_F(SessionLogTest, AppendAssignsSeqsAndReadReturnsThem) {
   EXPECT_EQ(events[0].content[0].text, "message 1");
   EXPECT_EQ(events[2].input_json, R"({"command":"ls"})");
   EXPECT_EQ(*events[1].processed_at, clock_.Now());  // set by the log when absent
+  EXPECT_EQ(r2->processed_at, clock_.Now());          // and returned, so a caller's copy can match
 
   auto info = log_->GetSession(s);
   ASSERT_TRUE(info.ok());
