@@ -73,8 +73,7 @@ class Harness::Run {
   absl::Status Go() {
     wake_start_ = SteadyClock::now();
     ASSIGN_OR_RETURN(lease_, h_.log_->AcquireLease(session_id_, h_.options_.worker_id, h_.options_.lease_ttl));
-    ASSIGN_OR_RETURN(events_, h_.log_->Read(session_id_));
-    for (const Event& e : events_) Track(e);
+    RETURN_IF_ERROR(Replay());
     // The woke marker rides on the first append, saving a sync; a wake with nothing to do writes nothing.
     Event woke = NewEvent(EventType::kHarnessWoke);
     woke.worker_id = h_.options_.worker_id;
@@ -93,6 +92,8 @@ class Harness::Run {
     }
     // Best effort: an unreleased lease simply expires.
     h_.log_->ReleaseLease(session_id_, lease_.epoch).IgnoreError();
+    // Only a wake that ended well gives its events back: after an error they may be missing an append.
+    if (h_.options_.replay_cache != nullptr) h_.options_.replay_cache->Put(session_id_, std::move(events_));
     return absl::OkStatus();
   }
 
@@ -511,6 +512,8 @@ class Harness::Run {
       if (r.ok()) {
         for (size_t i = 0; i < batch.size(); ++i) {
           batch[i].seq = r->first_seq + i;
+          // As stored, so events_ equals what a Read returns (the replay cache keeps it for the next wake).
+          if (!batch[i].processed_at) batch[i].processed_at = r->processed_at;
           Track(batch[i]);
           if (batch[i].type == EventType::kSessionStatusIdle) EndTurn();
           events_.push_back(std::move(batch[i]));
@@ -538,6 +541,27 @@ class Harness::Run {
         if (batch.empty()) return absl::OkStatus();
       }
     }
+  }
+
+  // The session's events so far: the replay cache's copy and what was appended since, when the log
+  // still holds the cached last event under its seq; else the whole log.
+  absl::Status Replay() {
+    if (h_.options_.replay_cache != nullptr) events_ = h_.options_.replay_cache->Take(session_id_);
+    if (!events_.empty()) {
+      ReadOptions from_last;
+      from_last.from_seq = events_.back().seq;
+      ASSIGN_OR_RETURN(std::vector<Event> tail, h_.log_->Read(session_id_, from_last));
+      if (!tail.empty() && tail.front().id == events_.back().id) {
+        events_.insert(events_.end(), std::make_move_iterator(tail.begin() + 1), std::make_move_iterator(tail.end()));
+      } else {
+        events_.clear();
+      }
+    }
+    if (events_.empty()) {
+      ASSIGN_OR_RETURN(events_, h_.log_->Read(session_id_));
+    }
+    for (const Event& e : events_) Track(e);
+    return absl::OkStatus();
   }
 
   // Reads what others (clients) appended since the last event we know.

@@ -33,6 +33,7 @@
 #include "base/metrics.h"
 #include "harness/agent_config.h"
 #include "harness/brain.h"
+#include "harness/replay_cache.h"
 #include "sandbox/hand.h"
 #include "storage/session_log.h"
 
@@ -84,6 +85,9 @@ struct HarnessOptions {
   const CancelToken* stop = nullptr;
   // Where to record metrics (not owned; must outlive the Harness). Null: none are recorded.
   const HarnessMetrics* metrics = nullptr;
+  // Where a wake keeps its session's events for the next one (not owned; may be shared by every
+  // worker; must outlive the Harness). Null: every wake replays the whole log.
+  ReplayCache* replay_cache = nullptr;
 };
 
 class Harness {

@@ -505,6 +505,90 @@ std::string RunChild(const std::vector<std::string>& args) {
   return out;
 }
 
+// Records the canonical JSON of every request it forwards.
+class RecordingBrain final : public Brain {
+ public:
+  explicit RecordingBrain(Brain* inner) : inner_(inner) {}
+  std::string_view kind() const override { return "recording"; }
+  absl::StatusOr<ModelTurn> Stream(const ModelRequest& r, StreamObserver* o, const CancelToken* c) override {
+    requests.push_back(EncodeModelRequestJson(r));
+    return inner_->Stream(r, o, c);
+  }
+  std::vector<std::string> requests;
+
+ private:
+  Brain* inner_;
+};
+
+// The request a wake would build from the whole log as it stood before the last model request began.
+std::string RequestBeforeLastModelCall(const AgentConfig& agent, std::vector<Event> events) {
+  auto last_start = std::find_if(events.rbegin(), events.rend(),
+                                 [](const Event& e) { return e.type == EventType::kSpanModelRequestStart; });
+  events.erase(std::prev(last_start.base()), events.end());
+  return EncodeModelRequestJson(BuildModelRequest(agent, events));
+}
+
+TEST_F(HarnessTest, WithTheReplayCacheAWakeReadsOnlyWhatWasAppendedSince) {
+  const std::string s = NewSessionWithMessage();
+  ReplayCache cache(size_t{64} << 20);
+  testing::CrashingLog counting(log_.get(), /*appends_before_crash=*/1'000'000);
+  RecordingBrain brain(brain_.get());
+  HarnessOptions options = Options();
+  options.replay_cache = &cache;
+  Harness harness(&counting, &brain, &hands_, options);
+  ASSERT_TRUE(harness.Wake(s, agent_).ok());
+  ASSERT_EQ(cache.sessions(), 1u);
+
+  ASSERT_TRUE(log_->Append(s, {testing::TextMessage(EventType::kUserMessage, "and now?")}, kAppendAtHead, kNoLease).ok());
+  const size_t log_size = Events(s).size();
+  const size_t read_before = counting.events_read();
+  ASSERT_TRUE(harness.Wake(s, agent_).ok());
+  // The cached last event (to check the log still ends the prefix with it) and the new message; not
+  // the log_size events a replay from the start reads.
+  EXPECT_EQ(counting.events_read() - read_before, 2u);
+  EXPECT_GT(log_size, 20u);
+
+  // The model saw the whole conversation, as a wake without the cache would have built it.
+  const std::vector<Event> events = Events(s);
+  ASSERT_FALSE(brain.requests.empty());
+  EXPECT_EQ(brain.requests.back(), RequestBeforeLastModelCall(agent_, events));
+  EXPECT_NE(brain.requests.back().find("and now?"), std::string::npos);
+  // What the wake gave back is exactly what the log holds, processed_at of its own appends included.
+  EXPECT_EQ(cache.Take(s), events);
+}
+
+TEST_F(HarnessTest, AReplayCacheEntryTheLogDoesNotEndWithIsNotTrusted) {
+  const std::string s = NewSessionWithMessage("the real question");
+  ReplayCache cache(size_t{64} << 20);
+  // An entry for the same session id whose last event the log does not hold (a session deleted and
+  // recreated under its id, a store restored from a backup).
+  Event forged = testing::TextMessage(EventType::kUserMessage, "a forged question");
+  forged.seq = 1;
+  cache.Put(s, {forged});
+  RecordingBrain brain(brain_.get());
+  HarnessOptions options = Options();
+  options.replay_cache = &cache;
+  ASSERT_TRUE(Harness(log_.get(), &brain, &hands_, options).Wake(s, agent_).ok());
+  ASSERT_FALSE(brain.requests.empty());
+  EXPECT_NE(brain.requests.front().find("the real question"), std::string::npos);
+  for (const std::string& request : brain.requests) EXPECT_EQ(request.find("forged"), std::string::npos);
+  EXPECT_EQ(cache.Take(s), Events(s));
+}
+
+TEST_F(HarnessTest, AWakeThatFailsGivesNothingBackToTheReplayCache) {
+  const std::string s = NewSessionWithMessage();
+  ReplayCache cache(size_t{64} << 20);
+  testing::CrashingLog crashing(log_.get(), /*appends_before_crash=*/2);
+  HarnessOptions options = Options();
+  options.replay_cache = &cache;
+  EXPECT_FALSE(Harness(&crashing, brain_.get(), &hands_, options).Wake(s, agent_).ok());
+  EXPECT_EQ(cache.sessions(), 0u);
+  // The next wake replays the log from the start and finishes the turn.
+  ASSERT_TRUE(Harness(log_.get(), brain_.get(), &hands_, options).Wake(s, agent_).ok());
+  EXPECT_EQ(Events(s).back().type, EventType::kSessionStatusIdle);
+  EXPECT_EQ(cache.Take(s), Events(s));
+}
+
 TEST_F(HarnessTest, ContextIsByteIdenticalAcrossRunsAndProcesses) {
   const std::string s = NewSessionWithMessage();
   ASSERT_TRUE(Harness(log_.get(), brain_.get(), &hands_, Options()).Wake(s, agent_).ok());

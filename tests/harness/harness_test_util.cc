@@ -74,7 +74,9 @@ void CrashingLog::AppendAsync(std::string_view id, std::vector<Event> events, ui
 }
 absl::StatusOr<std::vector<Event>> CrashingLog::Read(std::string_view id, const ReadOptions& options) {
   WAKE_CRASH_GUARD();
-  return target_->Read(id, options);
+  absl::StatusOr<std::vector<Event>> events = target_->Read(id, options);
+  if (events.ok()) events_read_ += events->size();
+  return events;
 }
 absl::StatusOr<std::unique_ptr<Subscription>> CrashingLog::Subscribe(std::string_view id, uint64_t from) {
   WAKE_CRASH_GUARD();

@@ -38,13 +38,14 @@ std::string RecordedOutput(const ToolCall& call);
 
 // Forwards to `target`, but after `appends_before_crash` successful appends every further call fails
 // with Unavailable, as if the process had died right after that append. `after_append`, when set,
-// runs after each successful append.
+// runs after each successful append. Counts the events its Reads return.
 class CrashingLog final : public SessionLog {
  public:
   CrashingLog(SessionLog* target, int appends_before_crash, std::function<void()> after_append = {})
       : target_(target), budget_(appends_before_crash), after_append_(std::move(after_append)) {}
   int appends() const { return appends_.load(); }
   bool crashed() const { return crashed_.load(); }
+  size_t events_read() const { return events_read_.load(); }
 
   absl::StatusOr<SessionInfo> CreateSession(SessionInfo info) override;
   absl::StatusOr<SessionInfo> GetSession(std::string_view session_id) override;
@@ -71,6 +72,7 @@ class CrashingLog final : public SessionLog {
   const std::function<void()> after_append_;
   std::atomic<int> appends_{0};
   std::atomic<bool> crashed_{false};
+  std::atomic<size_t> events_read_{0};
 };
 
 // The agent of the crash tests: a scripted conversation with an idempotent and a non-idempotent tool.
