@@ -105,6 +105,9 @@ class Engine::Impl {
         harness_metrics_(HarnessMetrics::Register(*metrics_)),
         running_gauge_(metrics_->AddGauge("wake_sessions_running", "Sessions a worker is waking now.")),
         queued_gauge_(metrics_->AddGauge("wake_sessions_queued", "Runnable sessions waiting for a worker.")),
+        replay_cache_(options_.replay_cache_bytes),
+        replay_cache_bytes_(metrics_->AddGauge("wake_replay_cache_bytes",
+                                               "Memory the replay cache holds (sessions' events kept between wakes).")),
         wakes_(metrics_->AddCounter("wake_wakes_total", "Wakes finished.")),
         errors_(ErrorCounters(*metrics_)),
         client_append_(AppendLatencies(*metrics_).WithLabels({"client"})) {
@@ -352,6 +355,7 @@ class Engine::Impl {
     RETURN_IF_ERROR(log_->GetSession(id).status());
     RETURN_IF_ERROR(session_hands_->ReleaseSession(id));
     RETURN_IF_ERROR(log_->DeleteSession(id));
+    replay_cache_.Erase(id);
     return vaults_->ForgetSession(id);
   }
 
@@ -409,6 +413,7 @@ class Engine::Impl {
   void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     running_gauge_.Set(static_cast<int64_t>(running_.size()));
     queued_gauge_.Set(static_cast<int64_t>(queue_.size()));
+    replay_cache_bytes_.Set(static_cast<int64_t>(replay_cache_.bytes()));
   }
 
   void WorkerLoop() {
@@ -478,6 +483,9 @@ class Engine::Impl {
     harness_options.stop = &stop_;
     harness_options.redact = [this](Event& e) { vault_.MaskEvent(e); };
     harness_options.metrics = &harness_metrics_;
+    if (harness_options.replay_cache == nullptr && options_.replay_cache_bytes > 0) {
+      harness_options.replay_cache = &replay_cache_;
+    }
     Harness harness(log_.get(), brain, session_hands_.get(), harness_options);
     return harness.Wake(session_id, ToAgentConfig(agent.spec, model, options_.served_tools));
   }
@@ -634,6 +642,8 @@ class Engine::Impl {
   const HarnessMetrics harness_metrics_;
   Gauge& running_gauge_;
   Gauge& queued_gauge_;
+  ReplayCache replay_cache_;
+  Gauge& replay_cache_bytes_;
   Counter& wakes_;
   CounterFamily& errors_;
   Histogram& client_append_;

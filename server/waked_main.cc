@@ -9,13 +9,17 @@
 // makes (and `keys revoke` revokes) while waked runs; waked sees a change on the next request
 // (storage/api_key_store.h). --no-auth serves without keys, for a trusted loopback only.
 //
-// usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]
+// usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--replay-cache-mb N] [--io-threads N]
 //              [--blocking-threads N] [--max-body-bytes N] [--max-streams N] [--write-timeout SECONDS]
 //              [--default-backend NAME] [--no-auth]
 //              [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]
 //              [--hand-agent PATH | --no-hand-agent] [--warm-hands BACKEND=N ...]
 //              [--delegate URL [--delegate-agent ID | --delegate-model NAME [--delegate-system TEXT]]
 //                              [--delegate-environment ID]]
+//
+// --replay-cache-mb N is the memory that keeps recently woken sessions' events between wakes, so the
+// next wake of one reads only what was appended since (EngineOptions::replay_cache_bytes; default 256,
+// 0 = replay the whole log every wake); /metrics shows wake_replay_cache_bytes.
 //
 // --max-streams N caps the event streams open at once (429 past it; ServerOptions::max_sse_subscribers);
 // --write-timeout SECONDS is how long one response or one write of stream frames may wait for a client
@@ -69,7 +73,7 @@
 namespace {
 
 constexpr char kUsage[] =
-    "usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--io-threads N]\n"
+    "usage: waked [--data DIR] [--host HOST] [--port N] [--workers N] [--replay-cache-mb N] [--io-threads N]\n"
     "             [--blocking-threads N] [--max-body-bytes N] [--max-streams N] [--write-timeout SECONDS]\n"
     "             [--default-backend NAME] [--no-auth]\n"
     "             [--docker-socket PATH] [--docker-image IMAGE] [--no-docker]\n"
@@ -88,6 +92,7 @@ struct Flags {
   std::string default_backend = "local";
   wake::ServerOptions server;
   size_t workers = 8;
+  size_t replay_cache_mb = wake::EngineOptions{}.replay_cache_bytes >> 20;
   std::string docker_socket = "/var/run/docker.sock";
   // The image scripts/services/docker.sh imports for the tests; a deployment names its own.
   std::string docker_image = "wake-test-busybox:latest";
@@ -198,6 +203,8 @@ int main(int argc, char** argv) {
       flags.server.port = static_cast<uint16_t>(n);
     } else if (arg == "--workers") {
       ok = size_flag(&flags.workers) && flags.workers > 0;
+    } else if (arg == "--replay-cache-mb") {
+      ok = size_flag(&flags.replay_cache_mb) && flags.replay_cache_mb <= (size_t{1} << 24);
     } else if (arg == "--io-threads") {
       ok = size_flag(&flags.server.io_threads) && flags.server.io_threads > 0;
     } else if (arg == "--blocking-threads") {
@@ -263,6 +270,7 @@ int main(int argc, char** argv) {
   wake::EngineOptions options;
   options.data_dir = data_dir;
   options.workers = flags.workers;
+  options.replay_cache_bytes = flags.replay_cache_mb << 20;
   options.default_backend = flags.default_backend;
   options.warm_hands = flags.warm_hands;  // a backend without a provider: Engine::Open says so
   // The same worker id on every start: the RocksDB lock already makes this process the data dir's only
