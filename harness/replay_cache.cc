@@ -1,6 +1,7 @@
 #include "harness/replay_cache.h"
 
 #include <iterator>
+#include <optional>
 #include <utility>
 
 #include "base/strings.h"
@@ -31,13 +32,33 @@ size_t ReplayCache::EstimateBytes(const Event& e) {
   return bytes;
 }
 
+size_t ReplayCache::Estimate(const std::vector<Event>& events, const Counted* counted) {
+  size_t bytes = sizeof(Entry) + (events.capacity() - events.size()) * sizeof(Event);
+  size_t from = 0;
+  if (counted != nullptr && counted->events > 0 && counted->events <= events.size() &&
+      events[counted->events - 1].id == counted->last_id) {
+    // Seqs 1..n of one log are the same events whenever the n-th has the same id (the log is
+    // append-only), so what was counted still holds.
+    bytes += counted->bytes;
+    from = counted->events;
+  }
+  for (size_t i = from; i < events.size(); ++i) bytes += EstimateBytes(events[i]);
+  return bytes;
+}
+
 std::vector<Event> ReplayCache::Take(std::string_view session_id) {
   Entries taken;
   {
     MutexLock lock(&mu_);
     auto found = by_session_.find(ToAbsl(session_id));
     if (found == by_session_.end()) return {};
-    bytes_ -= found->second->bytes;
+    Entry& entry = *found->second;
+    bytes_ -= entry.bytes;
+    if (counted_.size() >= kMaxCounted) counted_.clear();
+    counted_[entry.session_id] = Counted{entry.events.size(),
+                                         entry.bytes - sizeof(Entry) -
+                                             (entry.events.capacity() - entry.events.size()) * sizeof(Event),
+                                         entry.events.back().id};
     taken.splice(taken.begin(), entries_, found->second);
     by_session_.erase(found);
   }
@@ -48,9 +69,16 @@ void ReplayCache::Put(std::string_view session_id, std::vector<Event> events) {
   // A prefix of the log has seqs 1..n; with the seqs a wake keeps (strictly increasing), checking both
   // ends is enough to rule out a gap.
   if (events.empty() || events.front().seq != 1 || events.back().seq != events.size()) return;
-  Entry entry{std::string(session_id), std::move(events), sizeof(Entry)};
-  entry.bytes += entry.events.capacity() * sizeof(Event) - entry.events.size() * sizeof(Event);
-  for (const Event& e : entry.events) entry.bytes += EstimateBytes(e);
+  std::optional<Counted> counted;
+  {
+    MutexLock lock(&mu_);
+    if (auto found = counted_.find(ToAbsl(session_id)); found != counted_.end()) {
+      counted = std::move(found->second);
+      counted_.erase(found);
+    }
+  }
+  Entry entry{std::string(session_id), std::move(events), 0};
+  entry.bytes = Estimate(entry.events, counted ? &*counted : nullptr);
   if (entry.bytes > max_bytes_) return;  // freed here, outside the lock
 
   Entries dropped;  // freed after the lock is released: a big session takes milliseconds to free
@@ -73,7 +101,11 @@ void ReplayCache::Put(std::string_view session_id, std::vector<Event> events) {
   }
 }
 
-void ReplayCache::Erase(std::string_view session_id) { Take(session_id); }
+void ReplayCache::Erase(std::string_view session_id) {
+  Take(session_id);
+  MutexLock lock(&mu_);
+  counted_.erase(ToAbsl(session_id));
+}
 
 size_t ReplayCache::bytes() const {
   MutexLock lock(&mu_);

@@ -106,6 +106,34 @@ TEST(ReplayCacheTest, PutReplacesAndEraseDrops) {
   EXPECT_EQ(cache.bytes(), 0u);
 }
 
+// The bytes a fresh cache counts for `events` (copied with no spare capacity).
+size_t FreshBytes(const std::vector<Event>& events) {
+  ReplayCache fresh(size_t{1} << 30);
+  fresh.Put(kSessionA, events);
+  return fresh.bytes();
+}
+
+TEST(ReplayCacheTest, APutAfterATakeCountsWhatTheWakeAddedOnTopOfWhatItTook) {
+  ReplayCache cache(size_t{1} << 30);
+  cache.Put(kSessionA, Prefix(3, 100));
+  std::vector<Event> events = cache.Take(kSessionA);
+  for (Event& e : Prefix(6, 5000)) {
+    if (e.seq > 3) events.push_back(std::move(e));  // seqs 4..6, bigger than the first three
+  }
+  events.shrink_to_fit();
+  const size_t expected = FreshBytes(events);
+  cache.Put(kSessionA, std::move(events));
+  EXPECT_EQ(cache.bytes(), expected);
+
+  // A wake that replaced what it took (the log did not end with it) gets a full count, not the old one.
+  std::vector<Event> replaced = cache.Take(kSessionA);
+  replaced = Prefix(8, 20'000);
+  replaced.shrink_to_fit();
+  const size_t replaced_bytes = FreshBytes(replaced);
+  cache.Put(kSessionA, std::move(replaced));
+  EXPECT_EQ(cache.bytes(), replaced_bytes);
+}
+
 TEST(ReplayCacheTest, EstimateCountsTheHeapOfLongStrings) {
   Event small = testing::TextMessage(EventType::kUserMessage, "x");
   Event big = small;
