@@ -1,6 +1,9 @@
 #include "harness/context_builder.h"
 
 #include <algorithm>
+#include <iterator>
+#include <optional>
+#include <span>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -53,6 +56,43 @@ MessageBlock FromContent(const ContentBlock& content) {
   return block;
 }
 
+// The role of the blocks `event` adds to the conversation; nullopt when it adds none. Compactions are
+// not covered: they replace the conversation.
+std::optional<Message::Role> RoleOf(const Event& event) {
+  switch (event.type) {
+    case EventType::kUserMessage:
+      return event.content.empty() ? std::nullopt : std::optional(Message::Role::kUser);
+    case EventType::kAgentMessage:
+      return event.content.empty() ? std::nullopt : std::optional(Message::Role::kAssistant);
+    case EventType::kAgentToolUse:
+    case EventType::kAgentCustomToolUse:
+      return Message::Role::kAssistant;
+    case EventType::kAgentToolResult:
+    case EventType::kUserCustomToolResult:
+      return Message::Role::kUser;
+    default:
+      return std::nullopt;
+  }
+}
+
+// The assistant messages the conversation of `events` would have had, counted across compactions (each
+// starts a new conversation with a user message), without building any of them.
+size_t AssistantTurns(std::span<const Event> events) {
+  size_t turns = 0;
+  std::optional<Message::Role> last;
+  for (const Event& event : events) {
+    if (event.type == EventType::kAgentThreadContextCompacted) {
+      last = Message::Role::kUser;  // its note and summary
+      continue;
+    }
+    std::optional<Message::Role> role = RoleOf(event);
+    if (!role) continue;
+    if (*role == Message::Role::kAssistant && last != Message::Role::kAssistant) ++turns;
+    last = role;
+  }
+  return turns;
+}
+
 bool HasToolResult(const Message& m) {
   return std::any_of(m.blocks.begin(), m.blocks.end(),
                      [](const MessageBlock& b) { return b.kind == MessageBlock::Kind::kToolResult; });
@@ -97,7 +137,21 @@ ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event
   std::vector<Message>& messages = request.messages;
   bool compacted = false;
   std::vector<Event> storage;
-  for (const Event& event : EffectiveEvents(events, storage)) {
+  std::span<const Event> effective = EffectiveEvents(events, storage);
+  // The last compaction replaces everything before it: start there, and only count the assistant turns
+  // it replaced, instead of building messages to throw away (a long session's wake would copy its whole
+  // history for nothing).
+  auto in_view = effective.end();  // past the last event at or before as_of_seq (events are in seq order)
+  while (in_view != effective.begin() && std::prev(in_view)->seq > options.as_of_seq) --in_view;
+  auto last_compaction = std::find_if(std::make_reverse_iterator(in_view), effective.rend(), [](const Event& e) {
+    return e.type == EventType::kAgentThreadContextCompacted;
+  });
+  if (last_compaction != effective.rend()) {
+    const auto from = std::prev(last_compaction.base());
+    request.compacted_turns = AssistantTurns(std::span<const Event>(effective.begin(), from));
+    effective = std::span<const Event>(from, effective.end());
+  }
+  for (const Event& event : effective) {
     if (event.seq > options.as_of_seq) break;
     switch (event.type) {
       case EventType::kUserMessage: {

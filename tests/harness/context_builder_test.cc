@@ -1,5 +1,11 @@
 #include "harness/context_builder.h"
 
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness_test_util.h"
 
@@ -148,6 +154,85 @@ TEST(ContextBuilderTest, CompactionReplacesThePrefixWithItsSummary) {
   EXPECT_EQ(before.compacted_turns, 0u);
   EXPECT_TRUE(before.tools.empty());
   EXPECT_EQ(before, BuildModelRequest(agent, Conversation()));
+}
+
+size_t AssistantMessages(const ModelRequest& request) {
+  return static_cast<size_t>(std::count_if(request.messages.begin(), request.messages.end(),
+                                           [](const Message& m) { return m.role == Message::Role::kAssistant; }));
+}
+
+// Random conversations: messages (some without content), tool calls and results, status events,
+// compactions and the odd rewind.
+std::vector<Event> RandomConversation(std::mt19937& rng) {
+  std::vector<Event> events;
+  const int count = std::uniform_int_distribution<int>(1, 60)(rng);
+  Event last_use = ToolUse(0, "bash");
+  for (uint64_t seq = 1; seq <= static_cast<uint64_t>(count); ++seq) {
+    const std::string text = absl::StrCat("text ", seq);
+    switch (std::uniform_int_distribution<int>(0, 9)(rng)) {
+      case 0: events.push_back(UserText(seq, text)); break;
+      case 1: events.push_back(Ev(EventType::kUserMessage, seq)); break;  // no content
+      case 2: events.push_back(AgentText(seq, text)); break;
+      case 3: events.push_back(Ev(EventType::kAgentMessage, seq)); break;
+      case 4: events.push_back(last_use = ToolUse(seq, "bash")); break;
+      case 5: events.push_back(ToolResult(seq, last_use, text)); break;
+      case 6: events.push_back(Ev(EventType::kSessionStatusIdle, seq)); break;
+      case 7:
+      case 8: {
+        Event compacted = Ev(EventType::kAgentThreadContextCompacted, seq);
+        compacted.compacted_through_seq = seq - 1;
+        ContentBlock summary;
+        summary.text = absl::StrCat("summary ", seq);
+        compacted.content.push_back(summary);
+        events.push_back(compacted);
+        break;
+      }
+      default: {
+        Event rewound = Ev(EventType::kRewound, seq);
+        rewound.rewound_to_seq = std::uniform_int_distribution<uint64_t>(0, seq - 1)(rng);
+        events.push_back(rewound);
+      }
+    }
+  }
+  return events;
+}
+
+// The request starts at the last compaction without building what came before it. What it must equal,
+// from the definition: the messages of the events from that compaction on, alone; and the assistant
+// turns compacted away = those of the events before it (their own compacted turns plus the assistant
+// messages they still had).
+TEST(ContextBuilderTest, StartingAtTheLastCompactionBuildsWhatTheWholeHistoryWould) {
+  std::mt19937 rng(20261204);
+  AgentConfig agent;
+  agent.model = "m";
+  int compacted_cases = 0;
+  for (int i = 0; i < 500; ++i) {
+    const std::vector<Event> events = RandomConversation(rng);
+    const uint64_t as_of = std::uniform_int_distribution<uint64_t>(1, events.size() + 5)(rng);
+    const ContextOptions options{.as_of_seq = as_of, .max_messages = 0};
+    const ModelRequest request = BuildModelRequest(agent, events, options);
+
+    std::vector<Event> storage;
+    std::vector<Event> effective = EffectiveEvents(events, storage);
+    std::erase_if(effective, [&](const Event& e) { return e.seq > as_of; });
+    auto last = std::find_if(effective.rbegin(), effective.rend(), [](const Event& e) {
+      return e.type == EventType::kAgentThreadContextCompacted;
+    });
+    if (last == effective.rend()) {
+      EXPECT_EQ(request.compacted_turns, 0u);
+      EXPECT_EQ(request, BuildModelRequest(agent, effective));
+      continue;
+    }
+    ++compacted_cases;
+    const auto at = std::prev(last.base());
+    const ModelRequest before = BuildModelRequest(agent, std::vector<Event>(effective.begin(), at));
+    EXPECT_EQ(request.compacted_turns, before.compacted_turns + AssistantMessages(before)) << "case " << i;
+    ModelRequest from_summary = BuildModelRequest(agent, std::vector<Event>(at, effective.end()));
+    EXPECT_EQ(from_summary.compacted_turns, 0u);
+    from_summary.compacted_turns = request.compacted_turns;
+    EXPECT_EQ(request, from_summary) << "case " << i;
+  }
+  EXPECT_GT(compacted_cases, 100);
 }
 
 }  // namespace
