@@ -92,12 +92,15 @@ double Percentile(std::vector<double> v, double q) {
 
 // A wake of a session with state.range(0) events behind it, up to its model request; state.range(1) = 1
 // gives the harness a replay cache (the engine's default), so after the first wake each one reads only
-// the new message instead of the whole log.
+// the new message instead of the whole log; state.range(2) = 1 ends the history with a compaction (a
+// summary replacing it), as a long session has.
 void BM_Harness_WakeToModelRequest(benchmark::State& state) {
   const int64_t prior_events = state.range(0);
   const bool cached = state.range(1) != 0;
+  const bool compacted = state.range(2) != 0;
   RocksDbSessionLogOptions options;
-  options.path = BenchDir(absl::StrCat("harness-wake-", prior_events, cached ? "-cached" : ""));
+  options.path = BenchDir(absl::StrCat("harness-wake-", prior_events, cached ? "-cached" : "",
+                                       compacted ? "-compacted" : ""));
   auto log = *OpenRocksDbSessionLog(options);
   SessionInfo info;
   info.id = NewSessionId(absl::Now());
@@ -114,6 +117,11 @@ void BM_Harness_WakeToModelRequest(benchmark::State& state) {
     idle.id = NewEventId(absl::Now());
     batch.back() = idle;
     (void)log->Append(info.id, std::move(batch), kAppendAtHead, kNoLease);
+  }
+  if (compacted) {
+    Event summary = Text(EventType::kAgentThreadContextCompacted, "What the conversation so far established.");
+    summary.compacted_through_seq = log->GetSession(info.id)->next_seq - 1;
+    (void)log->Append(info.id, {summary}, kAppendAtHead, kNoLease);
   }
   TimingBrain brain;
   NoopHands hands;
@@ -133,15 +141,16 @@ void BM_Harness_WakeToModelRequest(benchmark::State& state) {
   }
   state.counters["p50_us"] = Percentile(micros, 0.5);
   state.counters["p99_us"] = Percentile(micros, 0.99);
-  state.SetLabel(absl::StrCat("durable (fsync) log, ", prior_events, "+ events/session, ",
+  state.SetLabel(absl::StrCat("durable (fsync) log, ", prior_events, "+ events/session",
+                              compacted ? " then a compaction" : "", ", ",
                               cached ? "replay cache" : "no replay cache (whole log read per wake)",
                               ", scripted brain, no-op hand"));
 }
 BENCHMARK(BM_Harness_WakeToModelRequest)
-    ->ArgNames({"events", "cache"})->ArgsProduct({{10, 1000, 10'000}, {0, 1}})
+    ->ArgNames({"events", "cache", "compacted"})->ArgsProduct({{10, 1000, 10'000}, {0, 1}, {0}})
     ->Iterations(200)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Harness_WakeToModelRequest)
-    ->ArgNames({"events", "cache"})->ArgsProduct({{100'000}, {0, 1}})
+    ->ArgNames({"events", "cache", "compacted"})->ArgsProduct({{100'000}, {0, 1}, {0, 1}})
     ->Iterations(20)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void BM_Harness_Turns(benchmark::State& state) {
