@@ -356,6 +356,7 @@ class Engine::Impl {
     RETURN_IF_ERROR(session_hands_->ReleaseSession(id));
     RETURN_IF_ERROR(log_->DeleteSession(id));
     replay_cache_.Erase(id);
+    replay_cache_bytes_.Set(static_cast<int64_t>(replay_cache_.bytes()));
     return vaults_->ForgetSession(id);
   }
 

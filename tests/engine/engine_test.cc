@@ -8,6 +8,9 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "sandbox/local/local_hand.h"
 #include "schemas/ids.h"
@@ -147,6 +150,39 @@ TEST_F(EngineTest, AUserMessageRunsATurnWithARealHand) {
   EXPECT_TRUE(absl::StrContains(tool_output, "hello from the hand")) << tool_output;
   EXPECT_EQ(events.back().type, EventType::kSessionStatusIdle);
   EXPECT_EQ(engine_->GetSession(s)->status, "idle");
+}
+
+// The value of an unlabelled gauge or counter in the engine's /metrics text; -1 when absent.
+int64_t MetricValue(Engine& engine, const std::string& name) {
+  for (absl::string_view line : absl::StrSplit(engine.metrics().RenderPrometheus(), '\n')) {
+    int64_t value = 0;
+    if (absl::ConsumePrefix(&line, name + " ") && absl::SimpleAtoi(line, &value)) return value;
+  }
+  return -1;
+}
+
+TEST_F(EngineTest, TheNextTurnStartsFromTheReplayCacheAndDeletingTheSessionFreesIt) {
+  const std::string s = NewSession();
+  ASSERT_TRUE(engine_->SendEvents(s, {UserMessage("hi")}).ok());
+  engine_->WaitUntilQuiet();
+  const int64_t kept = MetricValue(*engine_, "wake_replay_cache_bytes");
+  EXPECT_GT(kept, static_cast<int64_t>(Events(s).size() * sizeof(Event)));
+  // The second turn's wake starts from the cached events: its model request still holds the first
+  // turn (the scripted brain answers by the number of assistant turns it sees, so a context that lost
+  // them would repeat the first reply).
+  ASSERT_TRUE(engine_->SendEvents(s, {UserMessage("and again")}).ok());
+  engine_->WaitUntilQuiet();
+  std::vector<std::string> replies;
+  for (const Event& e : Events(s)) {
+    if (e.type == EventType::kAgentMessage) replies.push_back(e.content[0].text);
+  }
+  ASSERT_EQ(replies.size(), 3u);  // the first turn's two replies, then the second turn's
+  EXPECT_NE(replies[2], replies[0]);
+  EXPECT_NE(replies[2], replies[1]);
+  EXPECT_EQ(Events(s).back().type, EventType::kSessionStatusIdle);
+  EXPECT_GT(MetricValue(*engine_, "wake_replay_cache_bytes"), kept);
+  ASSERT_TRUE(engine_->DeleteSession(s).ok());
+  EXPECT_EQ(MetricValue(*engine_, "wake_replay_cache_bytes"), 0);
 }
 
 TEST_F(EngineTest, BadEventsAreRefusedAndChangeNothing) {
