@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "harness/harness.h"
+#include "harness/next_action.h"
 #include "harness/scripted_brain.h"
 #include "schemas/ids.h"
 #include "storage/rocksdb_session_log.h"
@@ -191,6 +192,44 @@ void BM_Harness_Turns(benchmark::State& state) {
                               " concurrent sessions, turn = 2 model calls + 1 tool call, scripted brain, no-op hand"));
 }
 BENCHMARK(BM_Harness_Turns)->Arg(1)->Arg(8)->Arg(64)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// What the harness decides before every step of a wake, over a session of state.range(0) events in
+// memory, shaped like an agent's work: each turn is a span, a message, two tool calls and their results.
+void BM_Harness_DecideNextAction(benchmark::State& state) {
+  const auto count = static_cast<size_t>(state.range(0));
+  std::vector<Event> events;
+  events.push_back(Text(EventType::kUserMessage, "start"));
+  while (events.size() < count) {
+    Event start = Text(EventType::kSpanModelRequestStart, "");
+    start.content.clear();
+    events.push_back(start);
+    events.push_back(Text(EventType::kAgentMessage, std::string(280, 'x')));
+    std::vector<Event> uses;
+    for (int i = 0; i < 2; ++i) {
+      Event use = Text(EventType::kAgentToolUse, "");
+      use.content.clear();
+      use.name = "bash";
+      use.input_json = R"({"command":"ls -la /work"})";
+      uses.push_back(use);
+      events.push_back(use);
+    }
+    for (const Event& use : uses) {
+      Event result = Text(EventType::kAgentToolResult, std::string(280, 'y'));
+      result.tool_use_id = use.id;
+      events.push_back(result);
+    }
+  }
+  for (size_t i = 0; i < events.size(); ++i) events[i].seq = i + 1;
+  const AgentConfig agent = BenchAgent();
+  for (auto _ : state) {
+    NextAction action = DecideNextAction(events, agent);
+    benchmark::DoNotOptimize(action);
+  }
+  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(state.iterations() * events.size()),
+                                                      benchmark::Counter::kIsRate);
+  state.SetLabel(absl::StrCat(events.size(), " events in memory, 2 tool calls per turn"));
+}
+BENCHMARK(BM_Harness_DecideNextAction)->Arg(1000)->Arg(100'000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace wake

@@ -8,9 +8,11 @@
 namespace wake {
 namespace {
 
-// A tool call of the latest model turn, as far as the log tells.
+// A tool call of the latest model turn, as far as the log tells. Points into the events scanned: only
+// the action returned copies an event (a long session has thousands of tool calls, and the scan runs
+// before every step of a wake).
 struct ToolCallState {
-  Event tool_use;
+  const Event* tool_use = nullptr;
   bool custom = false;
   bool started = false;
   bool has_result = false;
@@ -33,7 +35,7 @@ NextAction DecideNextAction(const std::vector<Event>& all_events, const AgentCon
   bool input_during_request = false;
   auto find = [&](const std::string& tool_use_id) -> ToolCallState* {
     for (auto& c : calls) {
-      if (c.tool_use.id == tool_use_id) return &c;
+      if (c.tool_use->id == tool_use_id) return &c;
     }
     return nullptr;
   };
@@ -70,7 +72,7 @@ NextAction DecideNextAction(const std::vector<Event>& all_events, const AgentCon
       case EventType::kAgentToolUse:
       case EventType::kAgentCustomToolUse: {
         ToolCallState call;
-        call.tool_use = e;
+        call.tool_use = &e;
         call.custom = e.type == EventType::kAgentCustomToolUse;
         calls.push_back(std::move(call));
         break;
@@ -109,42 +111,42 @@ NextAction DecideNextAction(const std::vector<Event>& all_events, const AgentCon
   if (interrupted) {
     action.kind = NextAction::Kind::kInterrupt;
     for (const ToolCallState& c : calls) {
-      if (!c.has_result) action.pending.push_back(c.tool_use);
+      if (!c.has_result) action.pending.push_back(*c.tool_use);
     }
     return action;
   }
-  std::vector<Event> awaiting;
+  std::vector<const Event*> awaiting;
   for (const ToolCallState& c : calls) {
     if (c.has_result) continue;
     if (c.started) {
       action.kind = NextAction::Kind::kRecoverTool;
-      action.tool_use = c.tool_use;
+      action.tool_use = *c.tool_use;
       return action;
     }
     if (c.custom) {
       awaiting.push_back(c.tool_use);
       continue;
     }
-    if (agent.NeedsConfirmation(c.tool_use.name)) {
+    if (agent.NeedsConfirmation(c.tool_use->name)) {
       if (!c.confirmed) {
         awaiting.push_back(c.tool_use);
         continue;
       }
       if (!*c.confirmed) {
         action.kind = NextAction::Kind::kDenyTool;
-        action.tool_use = c.tool_use;
+        action.tool_use = *c.tool_use;
         action.deny_message = c.deny_message;
         return action;
       }
     }
     action.kind = NextAction::Kind::kRunTool;
-    action.tool_use = c.tool_use;
+    action.tool_use = *c.tool_use;
     return action;
   }
   if (!awaiting.empty()) {
     if (awaiting_said) return action;  // kNone: the client has been told and has not answered yet
     action.kind = NextAction::Kind::kAwaitClient;
-    action.pending = std::move(awaiting);
+    for (const Event* e : awaiting) action.pending.push_back(*e);
     return action;
   }
   if (needs_model) action.kind = NextAction::Kind::kCallModel;
