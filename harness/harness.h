@@ -5,7 +5,9 @@
 //
 // Everything it knows comes from the log, so any worker can wake any session after a crash
 // (DESIGN.md "Rules that make crash recovery correct"). Every append carries the expected next seq and
-// the lease epoch; when another worker has taken the lease, Wake returns Aborted at once.
+// the lease epoch; when another worker has taken the lease, Wake returns Aborted at once. With a
+// replay cache (HarnessOptions::replay_cache) a wake starts from the events an earlier wake kept and
+// reads only what was appended since; the log still decides (harness/replay_cache.h).
 //
 // The first append of a Wake carries wake.harness_woke (worker id, lease epoch); a Wake that finds
 // nothing to do writes nothing.
