@@ -32,8 +32,8 @@ size_t ReplayCache::EstimateBytes(const Event& e) {
   return bytes;
 }
 
-size_t ReplayCache::Estimate(const std::vector<Event>& events, const Counted* counted) {
-  size_t bytes = sizeof(Entry) + (events.capacity() - events.size()) * sizeof(Event);
+size_t ReplayCache::EventBytes(const std::vector<Event>& events, const Counted* counted) {
+  size_t bytes = 0;
   size_t from = 0;
   if (counted != nullptr && counted->events > 0 && counted->events <= events.size() &&
       events[counted->events - 1].id == counted->last_id) {
@@ -55,10 +55,7 @@ std::vector<Event> ReplayCache::Take(std::string_view session_id) {
     Entry& entry = *found->second;
     bytes_ -= entry.bytes;
     if (counted_.size() >= kMaxCounted) counted_.clear();
-    counted_[entry.session_id] = Counted{entry.events.size(),
-                                         entry.bytes - sizeof(Entry) -
-                                             (entry.events.capacity() - entry.events.size()) * sizeof(Event),
-                                         entry.events.back().id};
+    counted_[entry.session_id] = Counted{entry.events.size(), entry.event_bytes, entry.events.back().id};
     taken.splice(taken.begin(), entries_, found->second);
     by_session_.erase(found);
   }
@@ -77,8 +74,9 @@ void ReplayCache::Put(std::string_view session_id, std::vector<Event> events) {
       counted_.erase(found);
     }
   }
-  Entry entry{std::string(session_id), std::move(events), 0};
-  entry.bytes = Estimate(entry.events, counted ? &*counted : nullptr);
+  Entry entry{std::string(session_id), std::move(events)};
+  entry.event_bytes = EventBytes(entry.events, counted ? &*counted : nullptr);
+  entry.bytes = sizeof(Entry) + (entry.events.capacity() - entry.events.size()) * sizeof(Event) + entry.event_bytes;
   if (entry.bytes > max_bytes_) return;  // freed here, outside the lock
 
   Entries dropped;  // freed after the lock is released: a big session takes milliseconds to free

@@ -53,7 +53,8 @@ class ReplayCache {
   struct Entry {
     std::string session_id;
     std::vector<Event> events;
-    size_t bytes = 0;
+    size_t event_bytes = 0;  // the events' own estimates, summed
+    size_t bytes = 0;        // what the entry counts against max_bytes: the above, spare capacity, itself
   };
   using Entries = std::list<Entry>;  // most recently given back first
   // What a Take handed out, so that the Put after it estimates only the events the wake added (an
@@ -66,8 +67,8 @@ class ReplayCache {
   };
   static constexpr size_t kMaxCounted = 4096;
 
-  // The estimate of `events`, reusing `counted` when they still start with what it counted.
-  static size_t Estimate(const std::vector<Event>& events, const Counted* counted);
+  // The events' estimates summed, reusing `counted` when they still start with what it counted.
+  static size_t EventBytes(const std::vector<Event>& events, const Counted* counted);
 
   const size_t max_bytes_;
   mutable Mutex mu_;
