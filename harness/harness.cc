@@ -51,6 +51,11 @@ HarnessMetrics HarnessMetrics::Register(MetricsRegistry& registry) {
       FastLatencyBuckets());
   m.append = &AppendLatencies(registry).WithLabels({"harness"});
   m.errors = &ErrorCounters(registry);
+  CounterFamily& replayed = registry.AddCounterFamily(
+      "wake_replay_events_total", "Events wakes started from, by where they came from: the replay cache or the log.",
+      {"from"});
+  m.events_from_cache = &replayed.WithLabels({"cache"});
+  m.events_from_log = &replayed.WithLabels({"log"});
   return m;
 }
 
@@ -547,11 +552,13 @@ class Harness::Run {
   // still holds the cached last event under its seq; else the whole log.
   absl::Status Replay() {
     if (h_.options_.replay_cache != nullptr) events_ = h_.options_.replay_cache->Take(session_id_);
+    size_t from_cache = 0;
     if (!events_.empty()) {
       ReadOptions from_last;
       from_last.from_seq = events_.back().seq;
       ASSIGN_OR_RETURN(std::vector<Event> tail, h_.log_->Read(session_id_, from_last));
       if (!tail.empty() && tail.front().id == events_.back().id) {
+        from_cache = events_.size();
         events_.insert(events_.end(), std::make_move_iterator(tail.begin() + 1), std::make_move_iterator(tail.end()));
       } else {
         events_.clear();
@@ -559,6 +566,10 @@ class Harness::Run {
     }
     if (events_.empty()) {
       ASSIGN_OR_RETURN(events_, h_.log_->Read(session_id_));
+    }
+    if (metrics() != nullptr) {
+      metrics()->events_from_cache->Increment(from_cache);
+      metrics()->events_from_log->Increment(events_.size() - from_cache);
     }
     for (const Event& e : events_) Track(e);
     return absl::OkStatus();

@@ -61,6 +61,10 @@ struct HarnessMetrics {
   Histogram* wake = nullptr;
   Histogram* append = nullptr;
   CounterFamily* errors = nullptr;
+  // The events wakes started from, by where they came from: the replay cache or the log. A high share
+  // read from the log on long sessions says the cache is too small (or off).
+  Counter* events_from_cache = nullptr;
+  Counter* events_from_log = nullptr;
 
   static HarnessMetrics Register(MetricsRegistry& registry);
 };

@@ -181,6 +181,11 @@ TEST_F(EngineTest, TheNextTurnStartsFromTheReplayCacheAndDeletingTheSessionFrees
   EXPECT_NE(replies[2], replies[1]);
   EXPECT_EQ(Events(s).back().type, EventType::kSessionStatusIdle);
   EXPECT_GT(MetricValue(*engine_, "wake_replay_cache_bytes"), kept);
+  // The second wake started from the first one's events, and read from the log only what came since.
+  const int64_t from_cache = MetricValue(*engine_, "wake_replay_events_total{from=\"cache\"}");
+  const int64_t from_log = MetricValue(*engine_, "wake_replay_events_total{from=\"log\"}");
+  EXPECT_GT(from_cache, 2);
+  EXPECT_EQ(from_log, 2);  // the first wake read the first message from the log, the second the second
   ASSERT_TRUE(engine_->DeleteSession(s).ok());
   EXPECT_EQ(MetricValue(*engine_, "wake_replay_cache_bytes"), 0);
 }
