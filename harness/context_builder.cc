@@ -143,7 +143,8 @@ ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event
   // history for nothing).
   auto in_view = effective.end();  // past the last event at or before as_of_seq (events are in seq order)
   while (in_view != effective.begin() && std::prev(in_view)->seq > options.as_of_seq) --in_view;
-  auto last_compaction = std::find_if(std::make_reverse_iterator(in_view), effective.rend(), [](const Event& e) {
+  effective = std::span<const Event>(effective.begin(), in_view);
+  auto last_compaction = std::find_if(effective.rbegin(), effective.rend(), [](const Event& e) {
     return e.type == EventType::kAgentThreadContextCompacted;
   });
   if (last_compaction != effective.rend()) {
@@ -152,7 +153,6 @@ ModelRequest BuildModelRequest(const AgentConfig& agent, const std::vector<Event
     effective = std::span<const Event>(from, effective.end());
   }
   for (const Event& event : effective) {
-    if (event.seq > options.as_of_seq) break;
     switch (event.type) {
       case EventType::kUserMessage: {
         for (const ContentBlock& c : event.content) AddBlock(messages, Message::Role::kUser, FromContent(c));

@@ -46,18 +46,23 @@ size_t ReplayCache::EventBytes(const std::vector<Event>& events, const Counted* 
   return bytes;
 }
 
+bool ReplayCache::RemoveLocked(std::string_view session_id, Entries& out) {
+  auto found = by_session_.find(ToAbsl(session_id));
+  if (found == by_session_.end()) return false;
+  bytes_ -= found->second->bytes;
+  out.splice(out.end(), entries_, found->second);
+  by_session_.erase(found);
+  return true;
+}
+
 std::vector<Event> ReplayCache::Take(std::string_view session_id) {
   Entries taken;
   {
     MutexLock lock(&mu_);
-    auto found = by_session_.find(ToAbsl(session_id));
-    if (found == by_session_.end()) return {};
-    Entry& entry = *found->second;
-    bytes_ -= entry.bytes;
+    if (!RemoveLocked(session_id, taken)) return {};
+    const Entry& entry = taken.front();
     if (counted_.size() >= kMaxCounted) counted_.clear();
     counted_[entry.session_id] = Counted{entry.events.size(), entry.event_bytes, entry.events.back().id};
-    taken.splice(taken.begin(), entries_, found->second);
-    by_session_.erase(found);
   }
   return std::move(taken.front().events);
 }
@@ -82,11 +87,7 @@ void ReplayCache::Put(std::string_view session_id, std::vector<Event> events) {
   Entries dropped;  // freed after the lock is released: a big session takes milliseconds to free
   {
     MutexLock lock(&mu_);
-    if (auto old = by_session_.find(ToAbsl(session_id)); old != by_session_.end()) {
-      bytes_ -= old->second->bytes;
-      dropped.splice(dropped.end(), entries_, old->second);
-      by_session_.erase(old);
-    }
+    RemoveLocked(session_id, dropped);
     bytes_ += entry.bytes;
     entries_.push_front(std::move(entry));
     by_session_.emplace(entries_.front().session_id, entries_.begin());
@@ -100,8 +101,9 @@ void ReplayCache::Put(std::string_view session_id, std::vector<Event> events) {
 }
 
 void ReplayCache::Erase(std::string_view session_id) {
-  Take(session_id);
+  Entries dropped;  // freed after the lock is released
   MutexLock lock(&mu_);
+  RemoveLocked(session_id, dropped);
   counted_.erase(ToAbsl(session_id));
 }
 

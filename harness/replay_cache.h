@@ -67,6 +67,8 @@ class ReplayCache {
   };
   static constexpr size_t kMaxCounted = 4096;
 
+  // Unlinks the session's entry into `out` (freed by the caller after the lock); false when none.
+  bool RemoveLocked(std::string_view session_id, Entries& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The events' estimates summed, reusing `counted` when they still start with what it counted.
   static size_t EventBytes(const std::vector<Event>& events, const Counted* counted);
 
