@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <capnp/message.h>
@@ -29,7 +31,17 @@ constexpr int kNestingLimit = 24;
 
 capnp::Text::Reader AsText(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
 
-std::string ToString(capnp::Text::Reader text) { return std::string(text.begin(), text.size()); }
+// Into the string's existing memory when it is big enough (see ClearForDecode).
+void Assign(std::string& out, capnp::Text::Reader text) { out.assign(text.begin(), text.size()); }
+
+void Assign(std::optional<std::string>& out, bool has, capnp::Text::Reader text) {
+  if (!has) {
+    out.reset();
+    return;
+  }
+  if (!out) out.emplace();
+  Assign(*out, text);
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Encoding
@@ -253,32 +265,42 @@ class Reader {
  public:
   explicit Reader(const BlobGet& get_blob) : get_blob_(get_blob) {}
 
-  absl::StatusOr<std::string> Payload(schema::Payload::Reader payload) const {
+  absl::Status Payload(schema::Payload::Reader payload, std::string& out) const {
     switch (payload.which()) {
       case schema::Payload::INLINE:
-        return ToString(payload.getInline());
+        Assign(out, payload.getInline());
+        return absl::OkStatus();
       case schema::Payload::BLOB_REF: {
         const capnp::Text::Reader ref = payload.getBlobRef();
         if (!get_blob_) {
           return absl::FailedPreconditionError(
               absl::StrCat("event payload is in blob ", ref.cStr(), " but no blob reader was given"));
         }
-        return get_blob_(std::string_view(ref.begin(), ref.size()));
+        ASSIGN_OR_RETURN(out, get_blob_(std::string_view(ref.begin(), ref.size())));
+        return absl::OkStatus();
       }
     }
     return absl::DataLossError(absl::StrCat("unknown payload kind ", static_cast<int>(payload.which())));
   }
 
+  // Fills `out` with the list's blocks in place: blocks `out` already holds (from an earlier event)
+  // keep their strings' memory, and every field of each is overwritten.
   absl::Status Content(capnp::List<schema::ContentBlock>::Reader list, std::vector<ContentBlock>& out) const {
-    out.reserve(list.size());
-    for (schema::ContentBlock::Reader item : list) {
-      ContentBlock block;
+    out.resize(list.size());
+    for (unsigned i = 0; i < list.size(); ++i) {
+      schema::ContentBlock::Reader item = list[i];
+      ContentBlock& block = out[i];
+      block.text.clear();
+      block.source = ContentBlock::SourceKind::kNone;
+      block.data.clear();
+      block.media_type.clear();
+      block.title.reset();
+      block.context.reset();
       switch (item.which()) {
-        case schema::ContentBlock::TEXT: {
+        case schema::ContentBlock::TEXT:
           block.kind = ContentBlock::Kind::kText;
-          ASSIGN_OR_RETURN(block.text, Payload(item.getText()));
+          RETURN_IF_ERROR(Payload(item.getText(), block.text));
           break;
-        }
         case schema::ContentBlock::IMAGE:
           block.kind = ContentBlock::Kind::kImage;
           RETURN_IF_ERROR(Source(item.getImage().getSource(), block));
@@ -286,8 +308,8 @@ class Reader {
         case schema::ContentBlock::DOCUMENT: {
           block.kind = ContentBlock::Kind::kDocument;
           schema::DocumentBlock::Reader doc = item.getDocument();
-          if (doc.hasTitle()) block.title = ToString(doc.getTitle());
-          if (doc.hasContext()) block.context = ToString(doc.getContext());
+          Assign(block.title, doc.hasTitle(), doc.getTitle());
+          Assign(block.context, doc.hasContext(), doc.getContext());
           RETURN_IF_ERROR(Source(doc.getSource(), block));
           break;
         }
@@ -297,7 +319,6 @@ class Reader {
         default:
           return absl::DataLossError(absl::StrCat("unknown content block kind ", static_cast<int>(item.which())));
       }
-      out.push_back(std::move(block));
     }
     return absl::OkStatus();
   }
@@ -312,9 +333,8 @@ class Reader {
       default:
         return absl::DataLossError(absl::StrCat("unknown content source kind ", static_cast<int>(source.which())));
     }
-    if (source.hasMediaType()) block.media_type = ToString(source.getMediaType());
-    ASSIGN_OR_RETURN(block.data, Payload(source.getData()));
-    return absl::OkStatus();
+    if (source.hasMediaType()) Assign(block.media_type, source.getMediaType());
+    return Payload(source.getData(), block.data);
   }
 
   const BlobGet& get_blob_;
@@ -330,19 +350,18 @@ absl::StatusOr<std::optional<bool>> FromOptionalBool(schema::OptionalBool b) {
 }
 
 absl::Status ReadToolResult(const Reader& r, schema::ToolResult::Reader in, Event& e) {
-  e.tool_use_id = ToString(in.getToolUseId());
+  Assign(e.tool_use_id, in.getToolUseId());
   ASSIGN_OR_RETURN(e.is_error, FromOptionalBool(in.getIsError()));
   return r.Content(in.getContent(), e.content);
 }
 
 absl::Status ReadToolUse(const Reader& r, schema::ToolUse::Reader in, Event& e) {
-  e.name = ToString(in.getName());
-  ASSIGN_OR_RETURN(e.input_json, r.Payload(in.getInput()));
-  return absl::OkStatus();
+  Assign(e.name, in.getName());
+  return r.Payload(in.getInput(), e.input_json);
 }
 
-absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
-  e.id = ToString(in.getId());
+absl::Status ReadFields(schema::Event::Reader in, const Reader& r, Event& e) {
+  Assign(e.id, in.getId());
   e.processed_at = absl::FromUnixMicros(in.getProcessedAtUs());
   switch (in.which()) {
     case schema::Event::USER_MESSAGE:
@@ -354,9 +373,9 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
     case schema::Event::USER_TOOL_CONFIRMATION: {
       e.type = EventType::kUserToolConfirmation;
       schema::UserToolConfirmation::Reader b = in.getUserToolConfirmation();
-      e.tool_use_id = ToString(b.getToolUseId());
+      Assign(e.tool_use_id, b.getToolUseId());
       e.allow = b.getAllow();
-      if (b.hasDenyMessage()) e.deny_message = ToString(b.getDenyMessage());
+      Assign(e.deny_message, b.hasDenyMessage(), b.getDenyMessage());
       return absl::OkStatus();
     }
     case schema::Event::USER_CUSTOM_TOOL_RESULT:
@@ -397,8 +416,8 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
           return absl::DataLossError(absl::StrCat("unknown stop reason ", static_cast<int>(b.which())));
       }
       capnp::List<capnp::Text>::Reader ids = b.getEventIds();
-      e.stop_reason.event_ids.reserve(ids.size());
-      for (capnp::Text::Reader id : ids) e.stop_reason.event_ids.push_back(ToString(id));
+      e.stop_reason.event_ids.resize(ids.size());
+      for (unsigned i = 0; i < ids.size(); ++i) Assign(e.stop_reason.event_ids[i], ids[i]);
       return absl::OkStatus();
     }
     case schema::Event::SESSION_STATUS_RESCHEDULED:
@@ -410,8 +429,8 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
     case schema::Event::SESSION_ERROR: {
       e.type = EventType::kSessionError;
       schema::SessionError::Reader b = in.getSessionError();
-      e.error.type = ToString(b.getType());
-      e.error.message = ToString(b.getMessage());
+      Assign(e.error.type, b.getType());
+      Assign(e.error.message, b.getMessage());
       switch (b.getRetryStatus()) {
         case schema::RetryStatus::RETRYING: e.error.retry_status = SessionErrorInfo::RetryStatus::kRetrying; break;
         case schema::RetryStatus::EXHAUSTED: e.error.retry_status = SessionErrorInfo::RetryStatus::kExhausted; break;
@@ -428,7 +447,7 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
     case schema::Event::SPAN_MODEL_REQUEST_END: {
       e.type = EventType::kSpanModelRequestEnd;
       schema::SpanModelRequestEnd::Reader b = in.getSpanModelRequestEnd();
-      e.model_request_start_id = ToString(b.getModelRequestStartId());
+      Assign(e.model_request_start_id, b.getModelRequestStartId());
       ASSIGN_OR_RETURN(e.is_error, FromOptionalBool(b.getIsError()));
       e.model_usage.input_tokens = b.getInputTokens();
       e.model_usage.output_tokens = b.getOutputTokens();
@@ -441,39 +460,39 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
     case schema::Event::TOOL_STARTED: {
       e.type = EventType::kToolStarted;
       schema::ToolStarted::Reader b = in.getToolStarted();
-      e.tool_use_id = ToString(b.getToolUseId());
-      e.name = ToString(b.getName());
-      e.idempotency_key = ToString(b.getIdempotencyKey());
+      Assign(e.tool_use_id, b.getToolUseId());
+      Assign(e.name, b.getName());
+      Assign(e.idempotency_key, b.getIdempotencyKey());
       return absl::OkStatus();
     }
     case schema::Event::HAND_PROVISIONED: {
       e.type = EventType::kHandProvisioned;
       schema::HandProvisioned::Reader b = in.getHandProvisioned();
-      e.hand_id = ToString(b.getHandId());
-      e.hand_backend = ToString(b.getBackend());
+      Assign(e.hand_id, b.getHandId());
+      Assign(e.hand_backend, b.getBackend());
       e.duration_us = b.getDurationUs();
-      e.reason = ToString(b.getReason());
+      Assign(e.reason, b.getReason());
       return absl::OkStatus();
     }
     case schema::Event::HAND_LOST: {
       e.type = EventType::kHandLost;
       schema::HandLost::Reader b = in.getHandLost();
-      e.hand_id = ToString(b.getHandId());
-      e.hand_backend = ToString(b.getBackend());
-      e.reason = ToString(b.getReason());
+      Assign(e.hand_id, b.getHandId());
+      Assign(e.hand_backend, b.getBackend());
+      Assign(e.reason, b.getReason());
       return absl::OkStatus();
     }
     case schema::Event::HAND_RELEASED: {
       e.type = EventType::kHandReleased;
       schema::HandReleased::Reader b = in.getHandReleased();
-      e.hand_id = ToString(b.getHandId());
-      e.hand_backend = ToString(b.getBackend());
+      Assign(e.hand_id, b.getHandId());
+      Assign(e.hand_backend, b.getBackend());
       return absl::OkStatus();
     }
     case schema::Event::HARNESS_WOKE: {
       e.type = EventType::kHarnessWoke;
       schema::HarnessWoke::Reader b = in.getHarnessWoke();
-      e.worker_id = ToString(b.getWorkerId());
+      Assign(e.worker_id, b.getWorkerId());
       e.lease_epoch = b.getLeaseEpoch();
       return absl::OkStatus();
     }
@@ -484,6 +503,59 @@ absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, Event& e) {
   }
   // A member added by a newer wake: refuse rather than guess (see event.capnp).
   return absl::DataLossError(absl::StrCat("unknown event kind ", static_cast<int>(in.which())));
+}
+
+// Gives every field of `e` but `content` its default value, keeping the memory its strings hold, so
+// that decoding into an Event that held an earlier one (SessionLog::Scan decodes a whole session into
+// one) allocates only for what outgrows it. Content blocks are kept for Reader::Content to refill.
+// A field added to Event must be reset here: EventCodecTest.DecodingOverAnotherEventLeavesNothingOfIt
+// fails until it is.
+void ClearForDecode(Event& e) {
+  e.type = EventType::kUserMessage;
+  e.id.clear();
+  e.processed_at.reset();
+  e.seq = 0;
+  e.name.clear();
+  e.input_json.clear();
+  e.tool_use_id.clear();
+  e.is_error.reset();
+  e.allow = false;
+  e.deny_message.reset();
+  e.stop_reason.kind = StopReason::Kind::kEndTurn;
+  e.stop_reason.event_ids.clear();
+  e.error.type.clear();
+  e.error.message.clear();
+  e.error.retry_status = SessionErrorInfo::RetryStatus::kTerminal;
+  e.model_request_start_id.clear();
+  e.model_usage = ModelUsage{};
+  e.idempotency_key.clear();
+  e.hand_id.clear();
+  e.hand_backend.clear();
+  e.duration_us = 0;
+  e.time_to_first_token_us = 0;
+  e.reason.clear();
+  e.compacted_through_seq = 0;
+  e.rewound_to_seq = 0;
+  e.worker_id.clear();
+  e.lease_epoch = 0;
+}
+
+// Decodes `in` into `e`: a default-constructed Event, or (`reuse`) one holding an earlier event (see
+// ClearForDecode; clearing a fresh Event would cost a read ~10 ns per event for nothing).
+absl::Status ReadEvent(schema::Event::Reader in, const Reader& r, bool reuse, Event& e) {
+  if (!reuse) return ReadFields(in, r, e);
+  ClearForDecode(e);
+  switch (in.which()) {
+    case schema::Event::USER_MESSAGE:
+    case schema::Event::USER_CUSTOM_TOOL_RESULT:
+    case schema::Event::AGENT_MESSAGE:
+    case schema::Event::AGENT_TOOL_RESULT:
+    case schema::Event::AGENT_THREAD_CONTEXT_COMPACTED:
+      break;  // Reader::Content refills the blocks
+    default:
+      e.content.clear();
+  }
+  return ReadFields(in, r, e);
 }
 
 // DecodeEvent, filling an Event the caller owns (see DecodeEvent for why).
@@ -531,7 +603,7 @@ class AlignedWords {
 thread_local std::vector<uint64_t> AlignedWords::scratch_;
 thread_local bool AlignedWords::scratch_in_use_ = false;
 
-absl::Status DecodeInto(std::string_view bytes, const BlobGet& get_blob, Event& event) {
+absl::Status DecodeInto(std::string_view bytes, const BlobGet& get_blob, bool reuse, Event& event) {
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
     return absl::DataLossError(
         absl::StrCat("event record of ", bytes.size(), " bytes is not a whole number of 8-byte words"));
@@ -553,7 +625,7 @@ absl::Status DecodeInto(std::string_view bytes, const BlobGet& get_blob, Event& 
     if (message.getEnd() != words + word_count) {
       return absl::DataLossError("event record has trailing bytes after the message");
     }
-    RETURN_IF_ERROR(ReadEvent(message.getRoot<schema::Event>(), Reader(get_blob), event));
+    RETURN_IF_ERROR(ReadEvent(message.getRoot<schema::Event>(), Reader(get_blob), reuse, event));
   } catch (const kj::Exception& e) {
     return absl::DataLossError(absl::StrCat("malformed event record: ", e.getDescription().cStr()));
   } catch (const std::exception& e) {
@@ -592,14 +664,18 @@ absl::StatusOr<std::string> EncodeEvent(const Event& event, const EncodeOptions&
 }
 
 absl::Status DecodeEventInto(std::string_view bytes, const BlobGet& get_blob, Event& event) {
-  return DecodeInto(bytes, get_blob, event);
+  return DecodeInto(bytes, get_blob, /*reuse=*/false, event);
+}
+
+absl::Status DecodeEventOver(std::string_view bytes, const BlobGet& get_blob, Event& event) {
+  return DecodeInto(bytes, get_blob, /*reuse=*/true, event);
 }
 
 absl::StatusOr<Event> DecodeEvent(std::string_view bytes, const BlobGet& get_blob) {
   // The event is built inside the result and every path returns that one object, so it is never
   // moved (NRVO): an Event is ~600 bytes of strings and replay decodes millions of them.
   absl::StatusOr<Event> result(absl::in_place);
-  absl::Status status = DecodeInto(bytes, get_blob, *result);
+  absl::Status status = DecodeInto(bytes, get_blob, /*reuse=*/false, *result);
   if (!status.ok()) result = std::move(status);
   return result;
 }

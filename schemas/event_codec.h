@@ -44,4 +44,10 @@ absl::StatusOr<Event> DecodeEvent(std::string_view bytes, const BlobGet& get_blo
 // filled: discard it.
 absl::Status DecodeEventInto(std::string_view bytes, const BlobGet& get_blob, Event& event);
 
+// DecodeEvent over `event`, which may hold an earlier event: every field is overwritten, and the
+// memory of its strings and content blocks is reused, so decoding a whole session into one Event
+// (SessionLog::Scan) allocates only where an event outgrows the ones before it. On an error `event`
+// is partly filled: decode over it again, or discard it.
+absl::Status DecodeEventOver(std::string_view bytes, const BlobGet& get_blob, Event& event);
+
 }  // namespace wake

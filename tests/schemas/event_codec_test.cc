@@ -5,6 +5,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <capnp/any.h>
 #include <capnp/message.h>
@@ -13,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "schemas/event.capnp.h"
 #include "tests/schemas/sample_events.h"
@@ -58,6 +60,72 @@ TEST(EventCodecTest, SamplesCoverEveryType) {
   std::vector<bool> seen(kEventTypeCount);
   for (const Event& e : SampleEvents()) seen[static_cast<int>(e.type)] = true;
   for (int i = 0; i < kEventTypeCount; ++i) EXPECT_TRUE(seen[i]) << EventTypeName(static_cast<EventType>(i));
+}
+
+// Every field of Event set to something no sample has, so a field the decoder forgets to reset shows.
+Event EveryFieldSet() {
+  // A field added to Event changes its size: set it here, and reset it in the decoder's ClearForDecode.
+  static_assert(sizeof(Event) == 608, "Event changed: update EveryFieldSet and event_codec.cc's ClearForDecode");
+  static_assert(sizeof(ContentBlock) == 192, "ContentBlock changed: update EveryFieldSet and Reader::Content");
+  Event e;
+  e.type = EventType::kHandLost;
+  e.id = "sevt_stale";
+  e.processed_at = absl::FromUnixSeconds(1);
+  e.seq = 9;
+  ContentBlock block;
+  block.kind = ContentBlock::Kind::kDocument;
+  block.text = std::string(300, 't');
+  block.source = ContentBlock::SourceKind::kUrl;
+  block.data = "stale data";
+  block.media_type = "stale/type";
+  block.title = "stale title";
+  block.context = "stale context";
+  e.content = {block, block, block};
+  e.name = "stale_name";
+  e.input_json = R"({"stale":true})";
+  e.tool_use_id = "sevt_stale_tool";
+  e.is_error = true;
+  e.allow = true;
+  e.deny_message = "stale deny";
+  e.stop_reason.kind = StopReason::Kind::kRetriesExhausted;
+  e.stop_reason.event_ids = {"a", "b", "c", "d"};
+  e.error = {"stale_error", "stale message", SessionErrorInfo::RetryStatus::kRetrying};
+  e.model_request_start_id = "sevt_stale_span";
+  e.model_usage = {1, 2, 3, 4};
+  e.idempotency_key = "stale key";
+  e.hand_id = "stale hand";
+  e.hand_backend = "stale backend";
+  e.duration_us = 5;
+  e.time_to_first_token_us = 6;
+  e.reason = "stale reason";
+  e.compacted_through_seq = 7;
+  e.rewound_to_seq = 8;
+  e.worker_id = "stale worker";
+  e.lease_epoch = 10;
+  return e;
+}
+
+// SessionLog::Scan decodes a whole session into one Event: what an event leaves behind must never show
+// in the next, whatever the two types.
+TEST(EventCodecTest, DecodingOverAnotherEventLeavesNothingOfIt) {
+  const std::vector<Event> samples = SampleEvents();
+  std::vector<std::string> encoded;
+  for (const Event& e : samples) {
+    absl::StatusOr<std::string> bytes = EncodeEvent(e);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    encoded.push_back(*std::move(bytes));
+  }
+  for (size_t i = 0; i < samples.size(); ++i) {
+    Event over_everything = EveryFieldSet();
+    ASSERT_TRUE(DecodeEventOver(encoded[i], {}, over_everything).ok());
+    EXPECT_EQ(over_everything, samples[i]) << SampleName(samples[i], i) << " decoded over every field set";
+    for (size_t j = 0; j < samples.size(); ++j) {
+      Event reused;
+      ASSERT_TRUE(DecodeEventOver(encoded[j], {}, reused).ok());
+      ASSERT_TRUE(DecodeEventOver(encoded[i], {}, reused).ok());
+      EXPECT_EQ(reused, samples[i]) << SampleName(samples[i], i) << " decoded over " << SampleName(samples[j], j);
+    }
+  }
 }
 
 TEST(EventCodecTest, EmbeddedNulAndEmptyStringsSurvive) {
