@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -159,6 +160,17 @@ class SessionLog {
   // Events of one session in seq order, blobs resolved. An empty vector past the head.
   virtual absl::StatusOr<std::vector<Event>> Read(std::string_view session_id,
                                                   const ReadOptions& options = {}) = 0;
+  // Calls `visit` with each event Read(session_id, options) would return, in order, without holding
+  // them all: the Event passed is valid only during the call (the next event is decoded into the same
+  // one; copy what you keep). For consumers that look at each event once (an export, a printout, a
+  // check): memory does not grow with the session, and scanning a 100,000-event session is ~2.5x
+  // faster than Read (bench/README.md). `visit` may call the log. Stops at the first non-OK status
+  // `visit` returns and returns it; otherwise Read's errors, after visiting the events before the
+  // failure. This implementation reads in pages of kScanPage events (RocksDbSessionLog overrides it
+  // with one pass and one reused Event).
+  static constexpr size_t kScanPage = 1024;
+  virtual absl::Status Scan(std::string_view session_id, const ReadOptions& options,
+                            absl::FunctionRef<absl::Status(const Event&)> visit);
   // Starts a subscription at `from_seq` (1 = the whole log).
   virtual absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(std::string_view session_id,
                                                                   uint64_t from_seq) = 0;

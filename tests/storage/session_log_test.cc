@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "base/sync.h"
 #include "gtest/gtest.h"
 #include "rocksdb/env.h"
@@ -427,6 +428,118 @@ TEST_F(SessionLogTest, LargePayloadsGoToBlobsOnceAndReadBackWhole) {
   EXPECT_EQ(ReadAll(b)[0].content[0].text, big.content[0].text);
 }
 
+// Scan, RocksDbSessionLog's one pass and the paged default every other log inherits.
+enum class ScanImpl { kLog, kPagedDefault };
+
+absl::Status ScanWith(ScanImpl impl, SessionLog& log, const std::string& session, const ReadOptions& options,
+                      absl::FunctionRef<absl::Status(const Event&)> visit) {
+  return impl == ScanImpl::kLog ? log.Scan(session, options, visit) : log.SessionLog::Scan(session, options, visit);
+}
+
+absl::StatusOr<std::vector<Event>> ScanAll(ScanImpl impl, SessionLog& log, const std::string& session,
+                                           const ReadOptions& options) {
+  std::vector<Event> visited;
+  RETURN_IF_ERROR(ScanWith(impl, log, session, options, [&](const Event& e) {
+    visited.push_back(e);
+    return absl::OkStatus();
+  }));
+  return visited;
+}
+
+// Events of every shape a reused Event must not carry over: 0-3 content blocks of 0-3 KB (some over
+// the blob threshold), tool uses, status events, over more than two of the default's pages.
+std::vector<Event> MixedEvents(size_t count) {
+  std::vector<Event> events;
+  for (size_t i = 0; i < count; ++i) {
+    switch (i % 5) {
+      case 0: {
+        Event e = TextMessage(EventType::kUserMessage, absl::StrCat(i), (i * 37) % 3000);
+        for (size_t b = 0; b < i % 4; ++b) e.content.push_back(e.content[0]);
+        events.push_back(std::move(e));
+        break;
+      }
+      case 1:
+        events.push_back(ToolUse("bash", absl::StrCat(R"({"i":)", i, "}")));
+        break;
+      case 2: {
+        Event e = TextMessage(EventType::kAgentToolResult, absl::StrCat(i), (i * 11) % 200);
+        e.tool_use_id = events.back().id;
+        e.is_error = i % 3 == 0;
+        events.push_back(std::move(e));
+        break;
+      }
+      case 3: {
+        Event e;
+        e.type = EventType::kSessionStatusRunning;
+        e.id = NewEventId(absl::Now());
+        events.push_back(std::move(e));
+        break;
+      }
+      default:
+        events.push_back(TextMessage(EventType::kAgentMessage, absl::StrCat(i)));
+    }
+  }
+  return events;
+}
+
+class SessionLogScanTest : public SessionLogTest, public ::testing::WithParamInterface<ScanImpl> {};
+
+TEST_P(SessionLogScanTest, VisitsExactlyWhatReadReturns) {
+  const std::string s = NewSession();
+  constexpr size_t kEvents = 2 * SessionLog::kScanPage + 300;
+  std::vector<Event> events = MixedEvents(kEvents);
+  for (size_t i = 0; i < events.size(); i += 500) {
+    std::vector<Event> batch(events.begin() + static_cast<std::ptrdiff_t>(i),
+                             events.begin() + static_cast<std::ptrdiff_t>(std::min(events.size(), i + 500)));
+    ASSERT_TRUE(log_->Append(s, std::move(batch), i + 1, kNoLease).ok());
+  }
+  std::vector<ReadOptions> cases(7);
+  cases[1].from_seq = 700;
+  cases[2].from_seq = 10;
+  cases[2].limit = SessionLog::kScanPage + 500;  // ends inside the default's second page
+  cases[3].types = {EventType::kAgentToolUse, EventType::kAgentToolResult};
+  cases[3].limit = 2 * (SessionLog::kScanPage / 2) + 1;
+  cases[4].types = {EventType::kUserMessage};
+  cases[4].from_seq = 3;
+  cases[5].from_seq = kEvents + 1;  // past the head
+  cases[6].limit = 0;
+  for (size_t c = 0; c < cases.size(); ++c) {
+    absl::StatusOr<std::vector<Event>> read = log_->Read(s, cases[c]);
+    ASSERT_TRUE(read.ok()) << read.status();
+    absl::StatusOr<std::vector<Event>> scanned = ScanAll(GetParam(), *log_, s, cases[c]);
+    ASSERT_TRUE(scanned.ok()) << scanned.status();
+    EXPECT_EQ(scanned->size(), read->size()) << "case " << c;
+    EXPECT_TRUE(*scanned == *read) << "case " << c;
+  }
+  EXPECT_EQ(ReadAll(s).size(), kEvents);
+}
+
+TEST_P(SessionLogScanTest, StopsAtTheVisitorsErrorAndReturnsIt) {
+  const std::string s = NewSession();
+  ASSERT_TRUE(log_->Append(s, MixedEvents(10), 1, kNoLease).ok());
+  std::vector<uint64_t> seen;
+  absl::Status status = ScanWith(GetParam(), *log_, s, {}, [&](const Event& e) {
+    seen.push_back(e.seq);
+    return seen.size() == 3 ? absl::CancelledError("enough") : absl::OkStatus();
+  });
+  EXPECT_TRUE(absl::IsCancelled(status)) << status;
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2, 3}));
+}
+
+TEST_P(SessionLogScanTest, WrongSessionIdsAreReadsErrors) {
+  auto never = [](const Event&) { return absl::InternalError("visited"); };
+  absl::Status unknown = ScanWith(GetParam(), *log_, NewSessionId(clock_.Now()), {}, never);
+  EXPECT_TRUE(absl::IsNotFound(unknown)) << unknown;
+  absl::Status malformed = ScanWith(GetParam(), *log_, "sesn_nope", {}, never);
+  EXPECT_TRUE(absl::IsInvalidArgument(malformed)) << malformed;
+}
+
+INSTANTIATE_TEST_SUITE_P(BothImplementations, SessionLogScanTest,
+                         ::testing::Values(ScanImpl::kLog, ScanImpl::kPagedDefault),
+                         [](const ::testing::TestParamInfo<ScanImpl>& info) {
+                           return info.param == ScanImpl::kLog ? std::string("OnePass") : std::string("PagedDefault");
+                         });
+
 TEST_F(SessionLogTest, ListSessionsPagesInCreationOrder) {
   std::vector<std::string> ids;
   for (int i = 0; i < 25; ++i) {
@@ -753,6 +866,13 @@ TEST_F(SessionLogTest, CorruptRecordsAreDataLossNeverSkipped) {
   first.limit = 1;
   EXPECT_TRUE(log_->Read(s, first).ok());  // the records before the damage still read
   EXPECT_TRUE(log_->Read(s, from3).ok());  // and those after it
+  std::vector<uint64_t> scanned;
+  absl::Status scan = log_->Scan(s, {}, [&](const Event& e) {
+    scanned.push_back(e.seq);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(absl::IsDataLoss(scan)) << scan;  // Scan too, after the events before the damage
+  EXPECT_EQ(scanned, std::vector<uint64_t>{1});
 
   // A blob referenced but gone: DataLoss, not an event with an empty payload.
   log_.reset();
