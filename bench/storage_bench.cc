@@ -813,6 +813,38 @@ void BM_Read(benchmark::State& state, const Contender& contender) {
                                  contender.conditions, count, Pool().Describe()));
 }
 
+// The same whole session through SessionLog::Scan, which hands each event to a visitor instead of
+// returning them all (every event decoded into one reused Event): what a consumer that looks at each
+// event once (an export, a printout) pays. The visitor only sums the content sizes.
+void BM_Scan_Wake(benchmark::State& state) {
+  const auto count = static_cast<size_t>(state.range(0));
+  ScopedBenchDir dir(absl::StrCat("scan-", count));
+  absl::StatusOr<std::unique_ptr<SessionLog>> opened = OpenWakeLog(dir.path(), Durability::kSync);
+  if (!opened.ok()) return Fail(state, opened.status());
+  SessionLog* const log = opened->get();
+  WakeStore store(*std::move(opened));
+  absl::StatusOr<std::string> session_id = LoadAndVerify(store, count);
+  if (!session_id.ok()) return Fail(state, session_id.status());
+
+  for (auto _ : state) {
+    size_t visited = 0;
+    size_t content_bytes = 0;
+    absl::Status scanned = log->Scan(*session_id, {}, [&](const Event& e) {
+      ++visited;
+      for (const ContentBlock& block : e.content) content_bytes += block.text.size() + block.data.size();
+      return absl::OkStatus();
+    });
+    if (!scanned.ok()) return Fail(state, scanned);
+    if (visited != count) return Fail(state, absl::DataLossError("short scan"));
+    benchmark::DoNotOptimize(content_bytes);
+  }
+  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(state.iterations() * count),
+                                                      benchmark::Counter::kIsRate);
+  state.SetLabel(absl::StrFormat("wake SessionLog::Scan (one reused Event, nothing kept); whole session of %u "
+                                 "events; warm OS + store caches; %s",
+                                 count, Pool().Describe()));
+}
+
 // Time for wake to load a whole session, as the harness does on every wake: log already open with
 // warm caches. p50_us is the number to read.
 void BM_Load_WakeWarm(benchmark::State& state) {
@@ -914,6 +946,11 @@ void RegisterAll() {
     benchmark::RegisterBenchmark(name, BM_Read, contender)
         ->Arg(100'000)->Iterations(5)->UseRealTime()->Unit(benchmark::kMillisecond);
   }
+
+  benchmark::RegisterBenchmark("BM_Scan_Wake", BM_Scan_Wake)
+      ->Arg(1000)->Iterations(200)->UseRealTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("BM_Scan_Wake", BM_Scan_Wake)
+      ->Arg(100'000)->Iterations(5)->UseRealTime()->Unit(benchmark::kMillisecond);
 
   benchmark::RegisterBenchmark("BM_Load_WakeWarm", BM_Load_WakeWarm)
       ->Arg(1000)->Iterations(300)->UseManualTime()->Unit(benchmark::kMicrosecond);
