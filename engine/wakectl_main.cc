@@ -629,10 +629,12 @@ class Wakectl {
     return 0;
   }
 
+  static void Print(const Event& e, bool json, bool color) {
+    std::printf("%s\n", json ? EncodeEventJson(e).c_str() : FormatEventLine(e, color).c_str());
+  }
+
   static void Print(const std::vector<Event>& events, bool json, bool color) {
-    for (const Event& e : events) {
-      std::printf("%s\n", json ? EncodeEventJson(e).c_str() : FormatEventLine(e, color).c_str());
-    }
+    for (const Event& e : events) Print(e, json, color);
     std::fflush(stdout);
   }
 
@@ -657,12 +659,14 @@ class Wakectl {
     if (to < read.from_seq) throw UsageError{"--to is before --from"};
     if (to != UINT64_MAX) read.limit = to - read.from_seq + 1;
     ASSIGN_OR_RETURN_INT(std::unique_ptr<SessionLog> log, OpenForReading());
-    ASSIGN_OR_RETURN_INT(std::vector<Event> events, log->Read(id, read));
-    std::vector<Event> shown;
-    for (Event& e : events) {
-      if (e.seq <= to) shown.push_back(std::move(e));
-    }
-    Print(shown, json, !json && ::isatty(STDOUT_FILENO));
+    const bool color = !json && ::isatty(STDOUT_FILENO);
+    // Printed as they are read: a long session is never all in memory.
+    absl::Status scanned = log->Scan(id, read, [&](const Event& e) {
+      if (e.seq <= to) Print(e, json, color);  // with --type, the limit counts matches, not seqs
+      return absl::OkStatus();
+    });
+    std::fflush(stdout);
+    if (!scanned.ok()) return Fail(scanned);
     return 0;
   }
 

@@ -40,17 +40,15 @@ absl::StatusOr<std::string> CreateAndFill(SessionLog& log, SessionInfo info, std
 
 absl::StatusOr<uint64_t> ExportSession(SessionLog& log, std::string_view session_id, std::ostream& out) {
   uint64_t written = 0;
-  ReadOptions page;
-  page.limit = 1024;
-  while (true) {
-    ASSIGN_OR_RETURN(std::vector<Event> events, log.Read(session_id, page));
-    for (const Event& e : events) out << EncodeEventJson(e) << '\n';
-    written += events.size();
-    if (events.size() < page.limit) break;
-    page.from_seq = events.back().seq + 1;
-  }
+  const absl::Status write_failed = absl::DataLossError("export: writing the output failed");
+  // One event in memory at a time, however long the session.
+  RETURN_IF_ERROR(log.Scan(session_id, {}, [&](const Event& e) {
+    out << EncodeEventJson(e) << '\n';
+    ++written;
+    return out ? absl::OkStatus() : write_failed;
+  }));
   out.flush();
-  if (!out) return absl::DataLossError("export: writing the output failed");
+  if (!out) return write_failed;
   return written;
 }
 
