@@ -753,6 +753,11 @@ absl::StatusOr<std::vector<Event>> Engine::SendEvents(std::string_view session_i
 absl::StatusOr<std::vector<Event>> Engine::ReadEvents(std::string_view session_id, const ReadOptions& options) {
   return impl_->log().Read(session_id, options);
 }
+
+absl::Status Engine::ScanEvents(std::string_view session_id, const ReadOptions& options,
+                                absl::FunctionRef<absl::Status(const Event&)> visit) {
+  return impl_->log().Scan(session_id, options, visit);
+}
 absl::StatusOr<std::unique_ptr<Subscription>> Engine::Subscribe(std::string_view session_id, uint64_t from_seq) {
   return impl_->log().Subscribe(session_id, from_seq);
 }

@@ -337,6 +337,9 @@ class Engine {
   // are masked before anything is stored. Returns the events as stored (ids, seqs, processed_at).
   absl::StatusOr<std::vector<Event>> SendEvents(std::string_view session_id, std::vector<Event> events);
   absl::StatusOr<std::vector<Event>> ReadEvents(std::string_view session_id, const ReadOptions& options = {});
+  // SessionLog::Scan: each event handed to `visit` as it is read, nothing kept (the Event is reused).
+  absl::Status ScanEvents(std::string_view session_id, const ReadOptions& options,
+                          absl::FunctionRef<absl::Status(const Event&)> visit);
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(std::string_view session_id, uint64_t from_seq);
 
   // The in-memory secrets: the persisted credentials (loaded on Open) and whatever an embedder Puts

@@ -150,6 +150,12 @@ TEST_F(EngineTest, AUserMessageRunsATurnWithARealHand) {
   EXPECT_TRUE(absl::StrContains(tool_output, "hello from the hand")) << tool_output;
   EXPECT_EQ(events.back().type, EventType::kSessionStatusIdle);
   EXPECT_EQ(engine_->GetSession(s)->status, "idle");
+  std::vector<Event> scanned;
+  ASSERT_TRUE(engine_->ScanEvents(s, {}, [&](const Event& e) {
+                        scanned.push_back(e);
+                        return absl::OkStatus();
+                      }).ok());
+  EXPECT_EQ(scanned, events);
 }
 
 // The value of an unlabelled gauge or counter in the engine's /metrics text; -1 when absent.
