@@ -39,7 +39,7 @@ step() { echo "== $*" >&2; }
 
 step "storage_bench (short: 1 s append windows, the main contenders)"
 WAKE_BENCH_APPEND_SECONDS=1 WAKE_BENCH_DIR="${WAKE_BENCH_DIR:-/tmp/wake-bench-report}" "$build/bench/storage_bench" \
-  --benchmark_filter='^BM_(Fdatasync_Append300B|Append_(WakeSync|JsonlFdatasync|FilePerEventFsync|SqliteWalFull)/sessions:(1|64)/|Append_(WakeBuffered|JsonlBuffered)/sessions:1/|Read_(Wake|Jsonl|FilePerEvent|Sqlite)/1000/|Load_WakeWarm)' \
+  --benchmark_filter='^BM_(Fdatasync_Append300B|Append_(WakeSync|JsonlFdatasync|FilePerEventFsync|SqliteWalFull)/sessions:(1|64)/|Append_(WakeBuffered|JsonlBuffered)/sessions:1/|Read_(Wake|Jsonl|FilePerEvent|Sqlite)/1000/|Scan_Wake/1000/|Load_WakeWarm)' \
   --benchmark_out="$out/storage.json" --benchmark_out_format=json >&2
 
 step "harness_bench"
@@ -141,6 +141,8 @@ reads = [st(f"BM_Read_{n}/1000/", "events_per_s") for n in ("Wake", "Jsonl", "Fi
 others = [v for v in reads[1:] if v]
 print("| read 1,000 events, events/s | " + " | ".join(f(v, digits=0) for v in reads) +
       f" | {ratio(reads[0], max(others) if others else None)} |")
+print(f"| scan 1,000 events (`SessionLog::Scan`, nothing kept), events/s | "
+      f"{f(st('BM_Scan_Wake/1000/', 'events_per_s'), digits=0)} | | | | |")
 print(f"\nOne fdatasync of 300 B: p50 {f(ref, ' µs', 0)}; wake's durable append p50 is "
       f"{ratio(st('BM_Append_WakeSync/sessions:1/', 'p50_us'), ref)} of it. Buffered append, 1 writer: wake "
       f"{f(st('BM_Append_WakeBuffered/sessions:1/', 'events_per_s'), ' events/s', 0)} vs JSONL write-only "

@@ -99,12 +99,13 @@ for s in (1, 64):
 
 print("\n### Read a whole session, decoded (warm caches)\n")
 readers = [("Wake", "**wake**"), ("Jsonl", "JSONL"), ("FilePerEvent", "file/event"), ("Sqlite", "SQLite")]
-print("| events | " + " | ".join(label for _, label in readers) + " | wake ÷ best baseline |")
-print("|---:|" + "---:|" * len(readers) + "---:|")
+print("| events | " + " | ".join(label for _, label in readers) + " | wake ÷ best baseline | wake `Scan` (nothing kept) |")
+print("|---:|" + "---:|" * len(readers) + "---:|---:|")
 for n in (1000, 100000):
     values = [get("BM_Read_" + name, n, "events_per_s") for name, _ in readers]
     best = max((v for v in values[1:] if v), default=0)
-    print(f"| {n:,} | " + " | ".join(rate(v) for v in values) + f" | {ratio(values[0], best)} |")
+    print(f"| {n:,} | " + " | ".join(rate(v) for v in values) + f" | {ratio(values[0], best)} | "
+          f"{rate(get('BM_Scan_Wake', n, 'events_per_s'))} |")
 print("\nTarget: wake >= 2 M events/s.\n")
 
 print("### Load a 1,000-event session in wake (SessionLog::Read)\n")
