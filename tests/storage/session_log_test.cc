@@ -534,6 +534,37 @@ TEST_P(SessionLogScanTest, WrongSessionIdsAreReadsErrors) {
   EXPECT_TRUE(absl::IsInvalidArgument(malformed)) << malformed;
 }
 
+// A scan beside a writer sees a whole prefix of the log: seqs from 1 without a gap, each event as it
+// was appended. (The one-pass scan reads one snapshot; the paged default, pages of growing heads.)
+TEST_P(SessionLogScanTest, AScanBesideAWriterSeesAPrefixWithoutGaps) {
+  const std::string s = NewSession();
+  const std::vector<Event> events = MixedEvents(3 * SessionLog::kScanPage);
+  std::thread writer([&] {
+    for (size_t i = 0; i < events.size(); i += 64) {
+      std::vector<Event> batch(events.begin() + static_cast<std::ptrdiff_t>(i),
+                               events.begin() + static_cast<std::ptrdiff_t>(std::min(events.size(), i + 64)));
+      ASSERT_TRUE(log_->Append(s, std::move(batch), i + 1, kNoLease).ok());
+    }
+  });
+  size_t seen = 0;
+  while (seen < events.size()) {
+    uint64_t next = 1;
+    absl::Status scanned = ScanWith(GetParam(), *log_, s, {}, [&](const Event& e) {
+      if (e.seq != next) return absl::InternalError(absl::StrCat("seq ", e.seq, " after ", next - 1));
+      const Event& appended = events[e.seq - 1];
+      if (e.id != appended.id || e.content != appended.content || e.input_json != appended.input_json) {
+        return absl::InternalError(absl::StrCat("seq ", e.seq, " is not the event appended there"));
+      }
+      ++next;
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(scanned.ok()) << scanned;
+    seen = next - 1;
+  }
+  writer.join();
+  EXPECT_EQ(seen, events.size());
+}
+
 INSTANTIATE_TEST_SUITE_P(BothImplementations, SessionLogScanTest,
                          ::testing::Values(ScanImpl::kLog, ScanImpl::kPagedDefault),
                          [](const ::testing::TestParamInfo<ScanImpl>& info) {
