@@ -167,7 +167,8 @@ class SessionLog {
   // fast as Read returns it (3.3 M events/s at 300 B here; bench/README.md). `visit` may call the
   // log. Stops at the first non-OK status `visit` returns and returns it; otherwise Read's errors,
   // after visiting the events before the failure. This implementation reads pages of kScanPage
-  // events (RocksDbSessionLog overrides it with one pass and one reused Event).
+  // events; RocksDbSessionLog overrides it with one pass over one snapshot and one reused Event (so a
+  // slow visitor keeps that snapshot's files on disk until the scan ends).
   static constexpr size_t kScanPage = 1024;
   virtual absl::Status Scan(std::string_view session_id, const ReadOptions& options,
                             absl::FunctionRef<absl::Status(const Event&)> visit);
