@@ -218,37 +218,18 @@ class RemoteSessionLog final : public SessionLog {
   }
 
   absl::StatusOr<std::vector<Event>> Read(std::string_view session_id, const ReadOptions& options) override {
-    // Seqs are positions in the log, so the walk starts at the first event; the server's cursor is
-    // the seq a page continues from.
     std::vector<Event> out;
-    uint64_t seq = 1;
-    std::string page = "1";
-    while (!page.empty() && out.size() < options.limit) {
-      ASSIGN_OR_RETURN(std::string json,
-                       client_.Get(absl::StrCat("/v1/sessions/", ToAbsl(session_id),
-                                                "/events?include_internal=true&order=asc&limit=", kPageSize,
-                                                "&page=", page)));
-      dom::parser parser;
-      dom::element root;
-      dom::array data;
-      if (parser.parse(json).get(root) != simdjson::SUCCESS || root["data"].get(data) != simdjson::SUCCESS) {
-        return BadAnswer("a page of events", json);
-      }
-      for (dom::element item : data) {
-        const uint64_t this_seq = seq++;
-        if (this_seq < options.from_seq || out.size() >= options.limit) continue;
-        ASSIGN_OR_RETURN(Event event, DecodeEventJson(simdjson::to_string(item)));
-        event.seq = this_seq;
-        if (!options.types.empty() &&
-            std::find(options.types.begin(), options.types.end(), event.type) == options.types.end()) {
-          continue;
-        }
-        out.push_back(std::move(event));
-      }
-      std::string_view next;
-      page = root["next_page"].get(next) == simdjson::SUCCESS ? std::string(next) : "";
-    }
+    RETURN_IF_ERROR(Walk(session_id, options, [&](Event& event) {
+      out.push_back(std::move(event));
+      return absl::OkStatus();
+    }));
     return out;
+  }
+
+  // One walk over the pages (the default Scan would walk from the first event again for each of its pages).
+  absl::Status Scan(std::string_view session_id, const ReadOptions& options,
+                    absl::FunctionRef<absl::Status(const Event&)> visit) override {
+    return Walk(session_id, options, [&](Event& event) { return visit(event); });
   }
 
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(std::string_view session_id, uint64_t from_seq) override {
@@ -276,6 +257,51 @@ class RemoteSessionLog final : public SessionLog {
   }
 
  private:
+  // Hands each event `options` selects to `take`, in order, as the pages of the session's events
+  // arrive; stops at take's first error.
+  absl::Status Walk(std::string_view session_id, const ReadOptions& options,
+                    absl::FunctionRef<absl::Status(Event&)> take) {
+    // The events carry no seq in JSON, but with the internal ones included they are the log's positions,
+    // and the server's cursor is the seq a page starts at: so the walk starts at from_seq, not at the
+    // first event (`wakectl tail -f --url` asks from the head every 200 ms).
+    const uint64_t from = std::max<uint64_t>(options.from_seq, 1);
+    uint64_t seq = from;
+    size_t taken = 0;
+    std::string page = absl::StrCat(from);
+    while (!page.empty() && taken < options.limit) {
+      absl::StatusOr<std::string> answer =
+          client_.Get(absl::StrCat("/v1/sessions/", ToAbsl(session_id), "/events?include_internal=true&order=asc&limit=",
+                                   kPageSize, "&page=", page));
+      // A cursor past the head is refused; the local log answers a read from there with nothing.
+      if (!answer.ok() && absl::IsInvalidArgument(answer.status()) && seq == from && from > 1 &&
+          GetSession(session_id).ok()) {
+        return absl::OkStatus();
+      }
+      ASSIGN_OR_RETURN(std::string json, std::move(answer));
+      dom::parser parser;
+      dom::element root;
+      dom::array data;
+      if (parser.parse(json).get(root) != simdjson::SUCCESS || root["data"].get(data) != simdjson::SUCCESS) {
+        return BadAnswer("a page of events", json);
+      }
+      for (dom::element item : data) {
+        const uint64_t this_seq = seq++;
+        if (taken >= options.limit) break;
+        ASSIGN_OR_RETURN(Event event, DecodeEventJson(simdjson::to_string(item)));
+        event.seq = this_seq;
+        if (!options.types.empty() &&
+            std::find(options.types.begin(), options.types.end(), event.type) == options.types.end()) {
+          continue;
+        }
+        ++taken;
+        RETURN_IF_ERROR(take(event));
+      }
+      std::string_view next;
+      page = root["next_page"].get(next) == simdjson::SUCCESS ? std::string(next) : "";
+    }
+    return absl::OkStatus();
+  }
+
   const Client client_;
 };
 

@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "sandbox/local/local_hand.h"
 #include "server/server.h"
@@ -231,6 +233,79 @@ TEST_F(ClientTest, RemoteSessionLogReadsWhatTheStoreHoldsWithTheSameSeqs) {
   auto append = remote->Append(session, {}, kAppendAtHead, kNoLease);
   EXPECT_EQ(append.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(remote->GetSession("sesn_01M8283G3YJK1CPHJVGZYVQ6XJ").status().code(), absl::StatusCode::kNotFound);
+}
+
+// GET requests for pages of a session's events the server has answered (counted before each
+// response is written).
+int64_t EventPagesServed(Engine& engine) {
+  int64_t served = 0;
+  for (absl::string_view line : absl::StrSplit(engine.metrics().RenderPrometheus(), '\n')) {
+    if (!absl::StartsWith(line, "wake_http_requests_total{") || !absl::StrContains(line, "method=\"GET\"") ||
+        !absl::StrContains(line, "/events\"") || !absl::StrContains(line, "status=\"200\"")) {
+      continue;
+    }
+    int64_t value = 0;
+    if (absl::SimpleAtoi(line.substr(line.rfind(' ') + 1), &value)) served += value;
+  }
+  return served;
+}
+
+// wakectl events/export over --url scan: one walk over the pages, not a walk from the first event
+// for each page (what SessionLog's default Scan would make of the remote Read).
+TEST_F(ClientTest, ARemoteScanWalksTheEventPagesOnce) {
+  const std::string session = ScriptedSession();
+  constexpr size_t kEvents = 2500;  // three pages of the client's 1,000
+  std::vector<Event> events;
+  for (size_t i = 0; i < kEvents; ++i) {
+    events.push_back(testing::TextMessage(EventType::kAgentMessage, absl::StrCat(i)));
+  }
+  ASSERT_TRUE(engine_->log().Append(session, std::move(events), kAppendAtHead, kNoLease).ok());
+  absl::StatusOr<std::vector<Event>> stored = engine_->ReadEvents(session);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  std::unique_ptr<SessionLog> remote = NewRemoteSessionLog(*client_);
+
+  auto scan = [&](const ReadOptions& options) {
+    std::vector<Event> scanned;
+    absl::Status status = remote->Scan(session, options, [&](const Event& e) {
+      scanned.push_back(e);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(status.ok()) << status;
+    return scanned;
+  };
+  const int64_t before = EventPagesServed(*engine_);
+  const std::vector<Event> all = scan({});
+  EXPECT_EQ(EventPagesServed(*engine_) - before, 3);
+  ASSERT_EQ(all.size(), stored->size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].seq, (*stored)[i].seq);
+    EXPECT_EQ(all[i].id, (*stored)[i].id);
+    EXPECT_EQ(all[i].content, (*stored)[i].content);
+  }
+  // A window starts where it starts: one page from seq 990 on.
+  ReadOptions across_a_page;
+  across_a_page.from_seq = 990;
+  across_a_page.limit = 20;
+  const int64_t before_window = EventPagesServed(*engine_);
+  const std::vector<Event> window = scan(across_a_page);
+  EXPECT_EQ(EventPagesServed(*engine_) - before_window, 1);
+  ASSERT_EQ(window.size(), 20u);
+  EXPECT_EQ(window.front().seq, 990u);
+  EXPECT_EQ(window.back().seq, 1009u);
+  EXPECT_EQ(window.back().id, (*stored)[1008].id);
+
+  // Past the head, as the local log answers: nothing (the server refuses a cursor beyond head + 1).
+  for (uint64_t past : {stored->size() + 1, stored->size() + 5}) {
+    ReadOptions from_past;
+    from_past.from_seq = past;
+    absl::StatusOr<std::vector<Event>> read = remote->Read(session, from_past);
+    ASSERT_TRUE(read.ok()) << past << ": " << read.status();
+    EXPECT_TRUE(read->empty()) << past;
+    EXPECT_TRUE(scan(from_past).empty()) << past;
+  }
+  ReadOptions from5;
+  from5.from_seq = 5;
+  EXPECT_EQ(remote->Read("sesn_01M8283G3YJK1CPHJVGZYVQ6XJ", from5).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ClientTest, RemoteSubscriptionDeliversHistoryThenLiveEventsInOrder) {
