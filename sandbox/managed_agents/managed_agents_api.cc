@@ -280,18 +280,23 @@ absl::StatusOr<TurnOutcome> RunTurn(const Client& client, std::string_view sessi
   // Open the stream before sending, so no event of the turn can slip by unseen.
   auto reader = std::make_unique<StreamReader>(client, session);
   RETURN_IF_ERROR(reader->AwaitOpen(deadline, cancel));
-  const absl::Time sent_at = absl::Now();
-  ASSIGN_OR_RETURN(std::string sent,
-                   client.Post(absl::StrCat("/v1/sessions/", session, "/events"),
-                               absl::StrCat(R"({"events":[{"type":"user.message","content":[{"type":"text","text":)",
-                                            JsonQuote(text), "}]}]}"),
-                               cancel));
-  ASSIGN_OR_RETURN(outcome.message_event_id, StringAt(sent, "/data/0/id"));
-
   auto interrupt = [&] {
     // Best effort: the remote agent should not keep working on a turn no one waits for.
     (void)client.Post(absl::StrCat("/v1/sessions/", session, "/events"), R"({"events":[{"type":"user.interrupt"}]})");
   };
+  const absl::Time sent_at = absl::Now();
+  absl::StatusOr<std::string> sent =
+      client.Post(absl::StrCat("/v1/sessions/", session, "/events"),
+                  absl::StrCat(R"({"events":[{"type":"user.message","content":[{"type":"text","text":)", JsonQuote(text),
+                               "}]}]}"),
+                  cancel);
+  if (!sent.ok()) {
+    // Cancelled while the message was on its way: the remote session may have it and be starting a
+    // turn no one will wait for. (An interrupt of an idle session changes nothing.)
+    if (absl::IsCancelled(sent.status()) && cancel != nullptr && cancel->cancelled()) interrupt();
+    return sent.status();
+  }
+  ASSIGN_OR_RETURN(outcome.message_event_id, StringAt(*sent, "/data/0/id"));
   std::deque<SseEvent> batch;
   while (true) {
     if (cancel != nullptr && cancel->cancelled()) {

@@ -584,11 +584,14 @@ class ReplayTest : public ::testing::Test {
     }
   }
 
-  int Interrupts() const {
+  // Requests whose body holds an event of this type.
+  int Sent(std::string_view event_type) const {
     int n = 0;
-    for (const testing::RecordedRequest& r : server_.requests()) n += absl::StrContains(r.body, "user.interrupt") ? 1 : 0;
+    const std::string quoted = absl::StrCat("\"", ToAbsl(event_type), "\"");
+    for (const testing::RecordedRequest& r : server_.requests()) n += absl::StrContains(r.body, quoted) ? 1 : 0;
     return n;
   }
+  int Interrupts() const { return Sent("user.interrupt"); }
 
   Vault vault_;
   ReplayServer server_;
@@ -745,6 +748,33 @@ TEST_F(ReplayTest, CancelStopsTheTurnAndInterruptsTheRemoteSession) {
   EXPECT_EQ(Interrupts(), 1);
 }
 
+// The caller cancels while the task is on its way (sent, not yet answered): the remote session may
+// have it, so it is interrupted too.
+TEST_F(ReplayTest, CancelWhileTheTaskIsOnItsWayStillInterrupts) {
+  const auto turn = TestDataLines("never_idle.jsonl");
+  CannedResponse unanswered;
+  unanswered.end = CannedResponse::End::kNever;
+  server_.Add("POST", EventsPath(), unanswered);
+  Routes(turn);  // then answers the interrupt
+  server_.Add("GET", StreamPath(), Stream(Slice(turn, 1, turn.size()), CannedResponse::End::kPinging));
+  auto hands = Hands();
+  CancelToken cancel;
+  std::thread canceller([&] {
+    WaitUntilTaskSent();
+    cancel.Cancel();
+  });
+  ToolCall call;
+  call.name = "delegate";
+  call.input_json = R"({"task":"Think about it forever."})";
+  auto result = hands->Execute("sesn_caller", call, &cancel, nullptr);
+  canceller.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->is_error);
+  EXPECT_TRUE(absl::StrContains(ResultText(*result), "cancelled")) << ResultText(*result);
+  EXPECT_EQ(Sent("user.message"), 1);
+  EXPECT_EQ(Interrupts(), 1);
+}
+
 // The remote service says to come back in 30 s; the caller cancels meanwhile: the call ends then,
 // without the retry (a wait that ignored the token would send it after 30 s).
 TEST_F(ReplayTest, CancelEndsAWaitBeforeARetry) {
@@ -769,7 +799,7 @@ TEST_F(ReplayTest, CancelEndsAWaitBeforeARetry) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->is_error);
   EXPECT_TRUE(absl::StrContains(ResultText(*result), "cancelled")) << ResultText(*result);
-  EXPECT_EQ(server_.Count("POST", EventsPath()), 1) << "retried after the cancel";
+  EXPECT_EQ(Sent("user.message"), 1) << "retried after the cancel";
 }
 
 TEST_F(ReplayTest, KeyEchoedByTheServerIsMaskedAndAMissingKeyIsNamed) {

@@ -162,6 +162,13 @@ void ReplayServer::Serve(int fd) {
     response.body = absl::StrCat(R"({"type":"error","error":{"type":"not_found_error","message":"no canned answer for )",
                                  route, R"("}})");
   }
+  if (response.end == CannedResponse::End::kNever) {
+    while (!stopping_.load()) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 20) > 0 && ::recv(fd, buffer, sizeof(buffer), 0) <= 0) return;  // the client hung up
+    }
+    return;
+  }
   std::string head = absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
                                   "\r\ncontent-type: ", response.content_type, "\r\nconnection: close\r\n");
   for (const auto& [name, value] : response.headers) absl::StrAppend(&head, name, ": ", value, "\r\n");
@@ -174,6 +181,8 @@ void ReplayServer::Serve(int fd) {
       absl::StrAppend(&head, "content-length: ", response.body.size() + 4096, "\r\n\r\n");
       SendAll(fd, head + response.body);
       return;  // closed short of the promised length: the client sees the transfer cut
+    case CannedResponse::End::kNever:
+      return;  // answered above
     case CannedResponse::End::kPinging:
       absl::StrAppend(&head, "\r\n");
       if (!SendAll(fd, head + response.body)) return;

@@ -27,6 +27,7 @@ struct CannedResponse {
     kComplete,  // content-length is the body's: a well-formed answer
     kCut,       // content-length promises more than the body, then the connection closes
     kPinging,   // no length: the body, then an SSE comment every 20 ms until the server stops
+    kNever,     // no answer at all: the request is recorded, then nothing until the client hangs up
   };
   End end = End::kComplete;
 };
