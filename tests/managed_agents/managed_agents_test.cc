@@ -557,17 +557,31 @@ class ReplayTest : public ::testing::Test {
     return hands.ok() ? *std::move(hands) : nullptr;
   }
 
-  ToolResult Delegate(ManagedAgentsHands& hands, const std::string& task) {
+  ToolResult Delegate(ManagedAgentsHands& hands, const std::string& task, const CancelToken* cancel = nullptr) {
     ToolCall call;
     call.name = "delegate";
     call.input_json = absl::StrCat(R"({"task":)", JsonQuote(task), "}");
     std::vector<Event> hand_events;
-    auto result = hands.Execute("sesn_caller", call, nullptr, &hand_events);
+    auto result = hands.Execute("sesn_caller", call, cancel, &hand_events);
     EXPECT_TRUE(result.ok()) << result.status();
     if (!result.ok()) return ToolResult{};
     EXPECT_FALSE(absl::StrContains(ResultText(*result), kKey)) << ResultText(*result);
     for (const Event& e : hand_events) EXPECT_FALSE(absl::StrContains(EncodeEventJson(e), kKey));
     return *result;
+  }
+
+  // Delegates `task` and cancels it `delay` after the task was sent, as the caller's user.interrupt would.
+  ToolResult DelegateCancelledOnceSent(const std::string& task, absl::Duration delay = absl::ZeroDuration()) {
+    auto hands = Hands();
+    CancelToken cancel;
+    std::thread canceller([&] {
+      WaitUntilTaskSent();
+      absl::SleepFor(delay);
+      cancel.Cancel();
+    });
+    const ToolResult result = Delegate(*hands, task, &cancel);
+    canceller.join();
+    return result;
   }
 
   // Every request carried the key as x-api-key (and nowhere else), the version and the beta header.
@@ -730,21 +744,9 @@ TEST_F(ReplayTest, CancelStopsTheTurnAndInterruptsTheRemoteSession) {
   const auto turn = TestDataLines("never_idle.jsonl");
   Routes(turn);
   server_.Add("GET", StreamPath(), Stream(Slice(turn, 1, turn.size()), CannedResponse::End::kPinging));
-  auto hands = Hands();
-  CancelToken cancel;
-  // The caller's user.interrupt, once the task was sent.
-  std::thread interrupter([&] {
-    WaitUntilTaskSent();
-    cancel.Cancel();
-  });
-  ToolCall call;
-  call.name = "delegate";
-  call.input_json = R"({"task":"Think about it forever."})";
-  auto result = hands->Execute("sesn_caller", call, &cancel, nullptr);
-  interrupter.join();
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_TRUE(result->is_error);
-  EXPECT_TRUE(absl::StrContains(ResultText(*result), "cancelled")) << ResultText(*result);
+  const ToolResult result = DelegateCancelledOnceSent("Think about it forever.");  // the caller's user.interrupt
+  EXPECT_TRUE(result.is_error);
+  EXPECT_TRUE(absl::StrContains(ResultText(result), "cancelled")) << ResultText(result);
   EXPECT_EQ(Interrupts(), 1);
 }
 
@@ -757,20 +759,9 @@ TEST_F(ReplayTest, CancelWhileTheTaskIsOnItsWayStillInterrupts) {
   server_.Add("POST", EventsPath(), unanswered);
   Routes(turn);  // then answers the interrupt
   server_.Add("GET", StreamPath(), Stream(Slice(turn, 1, turn.size()), CannedResponse::End::kPinging));
-  auto hands = Hands();
-  CancelToken cancel;
-  std::thread canceller([&] {
-    WaitUntilTaskSent();
-    cancel.Cancel();
-  });
-  ToolCall call;
-  call.name = "delegate";
-  call.input_json = R"({"task":"Think about it forever."})";
-  auto result = hands->Execute("sesn_caller", call, &cancel, nullptr);
-  canceller.join();
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_TRUE(result->is_error);
-  EXPECT_TRUE(absl::StrContains(ResultText(*result), "cancelled")) << ResultText(*result);
+  const ToolResult result = DelegateCancelledOnceSent("Think about it forever.");
+  EXPECT_TRUE(result.is_error);
+  EXPECT_TRUE(absl::StrContains(ResultText(result), "cancelled")) << ResultText(result);
   EXPECT_EQ(Sent("user.message"), 1);
   EXPECT_EQ(Interrupts(), 1);
 }
@@ -784,21 +775,10 @@ TEST_F(ReplayTest, CancelEndsAWaitBeforeARetry) {
   server_.Add("POST", EventsPath(), overloaded);
   Routes(turn);
   server_.Add("GET", StreamPath(), Stream(Slice(turn, 1, turn.size()), CannedResponse::End::kPinging));
-  auto hands = Hands();
-  CancelToken cancel;
-  std::thread canceller([&] {
-    WaitUntilTaskSent();
-    absl::SleepFor(absl::Milliseconds(200));  // into the wait
-    cancel.Cancel();
-  });
-  ToolCall call;
-  call.name = "delegate";
-  call.input_json = R"({"task":"Run the tests and report."})";
-  auto result = hands->Execute("sesn_caller", call, &cancel, nullptr);
-  canceller.join();
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_TRUE(result->is_error);
-  EXPECT_TRUE(absl::StrContains(ResultText(*result), "cancelled")) << ResultText(*result);
+  // 200 ms: into the wait.
+  const ToolResult result = DelegateCancelledOnceSent("Run the tests and report.", absl::Milliseconds(200));
+  EXPECT_TRUE(result.is_error);
+  EXPECT_TRUE(absl::StrContains(ResultText(result), "cancelled")) << ResultText(result);
   EXPECT_EQ(Sent("user.message"), 1) << "retried after the cancel";
 }
 
