@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "base/strings.h"
 #include "gtest/gtest.h"
 #include "sandbox/local/local_hand.h"
 #include "tests/server/http_client.h"
@@ -27,6 +28,23 @@ using testing::SseClient;
 using Frames = std::vector<SseClient::Frame>;
 
 constexpr char kToolset[] = R"({"type":"agent_toolset_20260401"})";
+
+// The ids of a session's events listed page by page (`limit` each) in `order`, following next_page.
+std::vector<std::string> PagedEventIds(HttpClient& client, const std::string& session, std::string_view order,
+                                       size_t limit) {
+  std::vector<std::string> ids;
+  std::string page;
+  for (int guard = 0; guard < 1000; ++guard) {
+    HttpResponse r = client.Get(absl::StrCat("/v1/sessions/", session, "/events?limit=", limit, "&order=",
+                                             ToAbsl(order), page.empty() ? "" : "&page=" + page));
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status != 200) break;
+    for (size_t i = 0; i < r.Size("/data"); ++i) ids.push_back(r.Str(absl::StrCat("/data/", i, "/id")));
+    if (r.IsNull("/next_page")) break;
+    page = r.Str("/next_page");
+  }
+  return ids;
+}
 constexpr size_t kTestMaxBody = 256 * 1024;
 
 class ServerTest : public ServedEngineTest {
@@ -372,16 +390,7 @@ TEST_F(ServerTest, EventsAreSentAndListedInPages) {
 
   // Pages of 2, in both orders, cover the list exactly once.
   for (const std::string order : {"asc", "desc"}) {
-    std::vector<std::string> ids;
-    std::string page;
-    for (int guard = 0; guard < 100; ++guard) {
-      HttpResponse r = client_->Get(absl::StrCat("/v1/sessions/", session, "/events?limit=2&order=", order,
-                                                 page.empty() ? "" : "&page=" + page));
-      ASSERT_EQ(r.status, 200) << r.body;
-      for (size_t i = 0; i < r.Size("/data"); ++i) ids.push_back(r.Str(absl::StrCat("/data/", i, "/id")));
-      if (r.IsNull("/next_page")) break;
-      page = r.Str("/next_page");
-    }
+    const std::vector<std::string> ids = PagedEventIds(*client_, session, order, 2);
     ASSERT_EQ(ids.size(), n) << order;
     for (size_t i = 0; i < n; ++i) {
       EXPECT_EQ(ids[i], all.Str(absl::StrCat("/data/", order == "asc" ? i : n - 1 - i, "/id"))) << order;
@@ -467,6 +476,33 @@ TEST_F(ServerTest, StreamsAScriptedTurnToIdle) {
   // The stream stays open for the next turn.
   ASSERT_EQ(SendText(session, "again").status, 200);
   EXPECT_TRUE(stream.WaitFor([](const Frames& f) { return CountEvent(f, "session.status_idle") == 2; }));
+}
+
+// A session longer than the server's read batches (512): a resume point far from the head is still
+// found (the search walks back from the head), and listings page through it both ways.
+TEST_F(ServerTest, ResumingAndListingALongSessionCrossReadBatches) {
+  const std::string session = ScriptedSession();
+  constexpr size_t kEvents = 1300;
+  std::vector<Event> events;
+  for (size_t i = 0; i < kEvents; ++i) events.push_back(testing::TextMessage(EventType::kAgentMessage, absl::StrCat(i)));
+  ASSERT_TRUE(engine_->log().Append(session, std::move(events), kAppendAtHead, kNoLease).ok());
+  absl::StatusOr<std::vector<Event>> stored = engine_->ReadEvents(session);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->size(), kEvents);
+
+  SseClient resumed(Url("/v1/sessions/" + session + "/events/stream"), {"Last-Event-ID: " + (*stored)[4].id});
+  ASSERT_EQ(resumed.WaitForHead(), 200);
+  ASSERT_TRUE(resumed.WaitFor([&](const Frames& f) { return f.size() == kEvents - 5; })) << resumed.body().substr(0, 300);
+  const Frames frames = resumed.frames();
+  EXPECT_EQ(frames.front().id, (*stored)[5].id);
+  EXPECT_EQ(frames.back().id, stored->back().id);
+
+  for (const std::string order : {"asc", "desc"}) {
+    std::vector<std::string> ids = PagedEventIds(*client_, session, order, 600);
+    ASSERT_EQ(ids.size(), kEvents) << order;
+    if (order == "desc") std::reverse(ids.begin(), ids.end());
+    for (size_t i = 0; i < kEvents; ++i) ASSERT_EQ(ids[i], (*stored)[i].id) << order << " #" << i + 1;
+  }
 }
 
 TEST_F(ServerTest, StreamResumesAfterAnEventId) {
